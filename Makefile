@@ -1,0 +1,55 @@
+# Task API: `make run` serves it, `make test` proves it. `make help` lists every target.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+export FLASK_APP := wsgi
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test migrate revision lint format openapi check-migrations clean
+
+help: ## List every target with what it does
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Installs are stamped, so repeated runs skip pip until a requirements file changes.
+$(VENV)/.installed-dev: $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed-dev ## Create the virtual environment and install everything
+
+run: install migrate ## Set up and serve the API under gunicorn on 127.0.0.1:8000
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: install ## Set up and run the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+migrate: install ## Apply every migration to the database
+	$(FLASK) db upgrade
+
+revision: install ## Autogenerate a migration from the models: make revision m="what changed"
+	@test -n "$(m)" || (echo 'usage: make revision m="what changed"' && exit 2)
+	$(FLASK) db migrate -m "$(m)"
+
+lint: install ## ruff (lint and format check) and mypy on app/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+openapi: install ## Write the OpenAPI document to openapi.json
+	$(FLASK) openapi write --format=json openapi.json
+	@echo "wrote openapi.json"
+
+clean: ## Remove the virtual environment and caches (the embedded database stays)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

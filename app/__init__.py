@@ -1,0 +1,164 @@
+"""The application factory: config, checks, extensions, blueprints, error handlers, in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import ConfigError, load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; `config` overrides what the environment says (tests use it)."""
+    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    try:
+        app.config.update(load_config(config))
+    except ConfigError as error:
+        # One clear line for the operator instead of a traceback.
+        raise SystemExit(f"configuration error: {error}") from None
+    app.config.update(_fixed_settings(app))
+
+    from app.observability import configure_logging, init_request_tracking
+
+    configure_logging(app)
+    _choose_database(app)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app)
+
+    from app.json_provider import OrjsonProvider
+
+    app.json = OrjsonProvider(app)
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        count = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+
+    init_request_tracking(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+    return app
+
+
+def _fixed_settings(app: Flask) -> dict:
+    """Settings that are part of the contract rather than of the deployment."""
+    storage = app.config["RATELIMIT_STORAGE_URI"]
+    return {
+        "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_ALGORITHM": "HS256",
+        "JWT_DECODE_ALGORITHMS": ["HS256"],
+        "JWT_IDENTITY_CLAIM": "sub",
+        "JWT_CSRF_PROTECT": False,  # bearer headers only: no cookies, so no CSRF claim
+        # Limits fail open: a broken Redis must not take the API down (the error is logged).
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+            if storage.startswith(("redis", "rediss"))
+            else {}
+        ),
+        "API_TITLE": "Task API",
+        "API_VERSION": "1.0.0",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+        "OPENAPI_SWAGGER_UI_CONFIG": {"persistAuthorization": False, "tryItOutEnabled": False},
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "A multi-user task API: bearer tokens, per-user to-do lists.",
+            },
+        },
+    }
+
+
+def _choose_database(app: Flask) -> None:
+    """DATABASE_URL when given; otherwise, outside production, the embedded dev server."""
+    if app.config["SQLALCHEMY_DATABASE_URI"]:
+        return
+    from app.devdb import embedded_database_url
+    from config import sqlalchemy_url
+
+    database = "taskapi_test" if app.config["APP_ENV"] == "testing" else "taskapi"
+    url = embedded_database_url(app.instance_path, database)
+    app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(url)
+
+
+def _engine_options(app: Flask) -> dict:
+    """Pool sized per worker, pre-ping so dropped connections (Neon, restarts) heal by themselves,
+    and a statement timeout so no query can hold a worker forever."""
+    return {
+        "pool_pre_ping": True,
+        "pool_size": app.config["DB_POOL_SIZE"],
+        "max_overflow": app.config["DB_MAX_OVERFLOW"],
+        "pool_timeout": 5,
+        "pool_recycle": 300,
+        "connect_args": {
+            "connect_timeout": app.config["DB_CONNECT_TIMEOUT"],
+            "options": f"-c statement_timeout={app.config['DB_STATEMENT_TIMEOUT_MS']}",
+            "application_name": "taskapi",
+        },
+    }
+
+
+def _init_extensions(app: Flask) -> None:
+    from app.auth.passwords import init_passwords
+    from app.auth.tokens import init_jwt_hooks
+    from app.extensions import api, cors, db, jwt, limiter, migrate
+    from app.openapi import register_security_scheme
+    from app.request_body import init_request_body_checks
+    from app.security import init_security_headers
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    jwt.init_app(app)
+    init_jwt_hooks(app)
+    init_passwords(app)
+    limiter.init_app(app)
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "X-Request-ID",
+        ],
+        expose_headers=[
+            "ETag",
+            "Link",
+            "Location",
+            "Retry-After",
+            "X-Request-ID",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
+        max_age=600,
+    )
+    api.init_app(app)
+    register_security_scheme(api)
+    init_request_body_checks(app)
+    init_security_headers(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.auth.routes import blp as auth_blp
+    from app.docs import bp as docs_bp
+    from app.extensions import api, limiter
+    from app.health.routes import blp as health_blp
+
+    api.register_blueprint(health_blp)
+    api.register_blueprint(auth_blp)
+    app.register_blueprint(docs_bp)
+    limiter.exempt(docs_bp)

@@ -1,0 +1,151 @@
+"""HTTP routes of /api/auth: register, login, refresh, me, logout, sessions, password."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, g, request
+from flask.views import MethodView
+from flask_jwt_extended import current_user, get_jwt, jwt_required
+from flask_smorest import Blueprint
+
+from app.auth import service
+from app.auth.schemas import (
+    AuthResultEnvelope,
+    LoginSchema,
+    PasswordChangeSchema,
+    RegisterSchema,
+    SessionListEnvelope,
+    UserEnvelope,
+)
+from app.common.docs import errors
+from app.errors import ApiError
+from app.extensions import limiter
+from app.ratelimit import address_key, email_key
+
+blp = Blueprint(
+    "auth", __name__, url_prefix="/api/auth", description="Accounts, login sessions and tokens."
+)
+
+
+def _auth_limit() -> str:
+    return str(current_app.config["RATELIMIT_AUTH"])
+
+
+# Login and register count per client address and per email, much tighter than the default.
+auth_rate_limits: list[Callable[..., Any]] = [
+    limiter.limit(_auth_limit, key_func=address_key, scope="auth-address"),
+    limiter.limit(_auth_limit, key_func=email_key, scope="auth-email"),
+]
+
+
+def _token_session_id() -> uuid.UUID:
+    return uuid.UUID(get_jwt()["sid"])
+
+
+@blp.route("/register")
+class Register(MethodView):
+    decorators = auth_rate_limits
+
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, AuthResultEnvelope)
+    @errors(blp, 409, body=True)
+    def post(self, data: dict) -> dict:
+        """Create an account and log it in."""
+        result = service.register_user(**data, user_agent=request.user_agent.string)
+        g.user_id = result.user.id
+        return {"data": result.as_dict()}
+
+
+@blp.route("/login")
+class Login(MethodView):
+    decorators = auth_rate_limits
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, AuthResultEnvelope)
+    @errors(blp, 401, body=True)
+    def post(self, data: dict) -> dict:
+        """Log in with email and password; opens a new session."""
+        result = service.log_in(**data, user_agent=request.user_agent.string)
+        g.user_id = result.user.id
+        return {"data": result.as_dict()}
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @jwt_required(refresh=True)
+    @blp.response(200, AuthResultEnvelope)
+    @errors(blp, auth=True)
+    def post(self) -> dict:
+        """Trade the refresh token (as bearer) for a new access and refresh token."""
+        claims = get_jwt()
+        tokens = service.rotate_refresh_token(
+            user_id=current_user.id, session_id=_token_session_id(), jti=claims["jti"]
+        )
+        return {"data": {"user": current_user, **tokens.__dict__}}
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @jwt_required()
+    @blp.response(200, UserEnvelope)
+    @errors(blp, auth=True)
+    def get(self) -> dict:
+        """The account the access token belongs to."""
+        return {"data": current_user}
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @jwt_required()
+    @blp.response(204)
+    @errors(blp, auth=True)
+    def post(self) -> None:
+        """Revoke this session: its access and refresh tokens stop working at once."""
+        service.revoke_session(user_id=current_user.id, session_id=_token_session_id())
+
+
+@blp.route("/sessions")
+class Sessions(MethodView):
+    @jwt_required()
+    @blp.response(200, SessionListEnvelope)
+    @errors(blp, auth=True)
+    def get(self) -> dict:
+        """The account's live sessions (logins not revoked or expired), newest first."""
+        current_sid = _token_session_id()
+        sessions = service.list_live_sessions(user_id=current_user.id)
+        data = [
+            {
+                "id": s.id,
+                "created_at": s.created_at,
+                "last_used_at": s.last_used_at,
+                "user_agent": s.user_agent,
+                "current": s.id == current_sid,
+            }
+            for s in sessions
+        ]
+        return {"data": data, "meta": {"count": len(data)}}
+
+
+@blp.route("/sessions/<uuid:session_id>")
+class SessionById(MethodView):
+    @jwt_required()
+    @blp.response(204)
+    @errors(blp, 404, auth=True)
+    def delete(self, session_id: uuid.UUID) -> None:
+        """Revoke one session, for instance a lost device's."""
+        if not service.revoke_session(user_id=current_user.id, session_id=session_id):
+            raise ApiError(404)
+
+
+@blp.route("/password")
+class PasswordChange(MethodView):
+    @jwt_required()
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    @errors(blp, auth=True, body=True)
+    def post(self, data: dict) -> None:
+        """Change the password; every other session is signed out."""
+        service.change_password(user=current_user, **data, keep_session_id=_token_session_id())

@@ -1,0 +1,1 @@
+"""What more than one blueprint shares: fields, envelopes, documentation helpers."""

@@ -1,0 +1,49 @@
+"""Strict marshmallow fields: JSON's own types, trimmed text, times with a zone, answered in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import marshmallow as ma
+
+
+class Text(ma.fields.String):
+    """A string, trimmed, that PostgreSQL can store (no NUL character)."""
+
+    default_error_messages = {"nul": "Must not contain the NUL character."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        return text.strip()
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """`true` or `false` only: not "true", "yes", 1 or 0."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class UtcDateTime(ma.fields.DateTime):
+    """RFC 3339 with a zone in, UTC with a `Z` out; a time without a zone is refused."""
+
+    default_error_messages = {"naive": "Must include a time zone (for example Z or +02:00)."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if parsed.tzinfo is None:
+            raise self.make_error("naive")
+        return parsed.astimezone(UTC)

@@ -1,0 +1,20 @@
+"""The extension singletons, created bare here and bound to the app in create_app."""
+
+from flask_cors import CORS
+from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+from app.models.base import Base
+from app.openapi import ProblemApi
+from app.ratelimit import rate_limit_key
+
+# create_savepoint: a session bound to a connection already in a transaction (the tests'
+# rolled-back one) commits to savepoints; with a plain engine, as in production, it changes nothing.
+db = SQLAlchemy(model_class=Base, session_options={"join_transaction_mode": "create_savepoint"})
+migrate = Migrate()
+api = ProblemApi()
+jwt = JWTManager()
+limiter = Limiter(key_func=rate_limit_key)
+cors = CORS()

@@ -1,0 +1,38 @@
+"""HTTP routes of /health: liveness (no I/O) and readiness (database and schema)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.errors import RETRY_AFTER_SECONDS, ApiError
+from app.extensions import limiter
+from app.health.service import database_state
+
+blp = Blueprint("health", __name__, url_prefix="/health", description="Probes for orchestrators.")
+limiter.exempt(blp)
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "ok"})
+
+
+@blp.route("/live")
+class Live(MethodView):
+    @blp.response(200, HealthSchema)
+    def get(self) -> dict:
+        """200 while the process serves requests."""
+        return {"status": "ok"}
+
+
+@blp.route("/ready")
+class Ready(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+    def get(self) -> dict:
+        """200 when the database answers and its schema is at the newest migration."""
+        ready, reason = database_state()
+        if not ready:
+            raise ApiError(503, detail=reason, headers={"Retry-After": RETRY_AFTER_SECONDS})
+        return {"status": "ok"}

@@ -1,0 +1,65 @@
+"""flask-smorest's Api, taught the project's problem+json errors and bearer auth for the docs."""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+
+from app.errors import PROBLEM_MIMETYPE, handle_http_exception
+
+BEARER_SCHEME = "bearerAuth"
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as every error of the service is shaped."""
+
+    type = ma.fields.String(required=True, metadata={"example": "about:blank"})
+    title = ma.fields.String(required=True, metadata={"example": "Unprocessable Entity"})
+    status = ma.fields.Integer(required=True, metadata={"example": 422})
+    detail = ma.fields.String(
+        required=True, metadata={"example": "The request is invalid: see errors."}
+    )
+    code = ma.fields.String(
+        required=True,
+        metadata={"description": "Stable machine-readable code.", "example": "validation_error"},
+    )
+    errors = ma.fields.Dict(
+        metadata={
+            "description": "Every bad field, by location (json, query, ...).",
+            "example": {"json": {"title": ["Shorter than minimum length 1."]}},
+        }
+    )
+    request_id = ma.fields.String(
+        allow_none=True, metadata={"description": "Matches X-Request-ID and the log line."}
+    )
+
+
+class ProblemApi(Api):
+    """Documents and answers every error as application/problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Unexpected error", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+    def handle_http_exception(self, error):
+        return handle_http_exception(error)
+
+
+def register_security_scheme(api: Api) -> None:
+    """The bearer JWT scheme that protected operations name in their `security`."""
+    api.spec.components.security_scheme(
+        BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )

@@ -1,0 +1,134 @@
+"""Fixtures: one app on a migrated test database, each test in a transaction rolled back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db, limiter
+from tests.support.database import test_database_url, truncate_all, wipe_schema
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = test_database_url()
+    wipe_schema(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Flask:
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            # Cheap Argon2 parameters in tests only; production uses 19 MiB and 2 passes.
+            "PASSWORD_HASH_TIME_COST": 1,
+            "PASSWORD_HASH_MEMORY_KIB": 64,
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "RATELIMIT_DEFAULT": "1000 per minute",
+            "RATELIMIT_AUTH": "10 per minute",
+            "CORS_ORIGINS": ["https://app.example.com"],
+        }
+    )
+    app.config["TESTING"] = True
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _rolled_back(request: pytest.FixtureRequest, app: Flask, database_url: str) -> Iterator[None]:
+    """Bind the app's sessions to one connection whose transaction is rolled back afterwards
+    (service commits become savepoints). Tests marked `commits` really commit, and the
+    tables are emptied after them instead."""
+    limiter.reset()
+    if request.node.get_closest_marker("commits"):
+        yield
+        truncate_all(database_url)
+        return
+    # The test body gets an app context of its own too, so it can use db.session directly.
+    with app.app_context():
+        engines = db.engines
+        originals = dict(engines)
+        connections = {}
+        for key, engine in originals.items():
+            connection = engine.connect()
+            connections[key] = (connection, connection.begin())
+            engines[key] = connection  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            db.session.remove()
+            for key, (connection, transaction) in connections.items():
+                transaction.rollback()
+                connection.close()
+                engines[key] = originals[key]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class Account:
+    """A registered user and the tokens of their first session."""
+
+    id: str
+    email: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class Auth:
+    """Registers and logs in users through the API itself, as clients do."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def register(self, email: str | None = None, password: str = PASSWORD) -> Account:
+        email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
+        response = self.client.post(
+            "/api/auth/register", json={"email": email, "password": password}
+        )
+        assert response.status_code == 201, response.get_json()
+        return self._account(response.get_json()["data"])
+
+    def login(self, email: str, password: str = PASSWORD) -> Account:
+        response = self.client.post("/api/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.get_json()
+        return self._account(response.get_json()["data"])
+
+    @staticmethod
+    def _account(data: dict) -> Account:
+        return Account(
+            id=data["user"]["id"],
+            email=data["user"]["email"],
+            access_token=data["access_token"],
+            refresh_token=data["refresh_token"],
+        )
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def user(auth: Auth) -> Account:
+    return auth.register()

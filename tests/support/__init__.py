@@ -1,0 +1,1 @@
+"""Helpers the tests share: the test database, live servers, a PostgreSQL of a test's own."""

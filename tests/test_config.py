@@ -1,0 +1,63 @@
+"""Production refuses to start on an unsafe configuration, with one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from config import ConfigError, load_config, sqlalchemy_url
+from tests.support.servers import PROJECT_ROOT
+
+STRONG_SECRET = "s" * 32
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "postgresql://db/x"}, "JWT_SECRET_KEY"),
+        ({"DATABASE_URL": "postgresql://db/x", "JWT_SECRET_KEY": "short"}, "JWT_SECRET_KEY"),
+        ({"JWT_SECRET_KEY": STRONG_SECRET}, "DATABASE_URL"),
+    ],
+)
+def test_production_refuses_unsafe_settings(monkeypatch, env, message):
+    monkeypatch.setenv("APP_ENV", "production")
+    for name in ("DATABASE_URL", "JWT_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        load_config()
+
+
+def test_production_accepts_a_complete_configuration(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("JWT_SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example.com/app?sslmode=require")
+    config = load_config()
+    assert config["SQLALCHEMY_DATABASE_URI"] == (
+        "postgresql+psycopg://u:p@db.example.com/app?sslmode=require"
+    )
+
+
+def test_the_process_exits_with_one_line(monkeypatch):
+    env = {"APP_ENV": "production", "PATH": "/usr/bin:/bin", "JWT_SECRET_KEY": "short"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: JWT_SECRET_KEY must be set to at least 32 bytes "
+        "when APP_ENV=production"
+    ]
+
+
+def test_urls_are_pointed_at_psycopg3():
+    assert sqlalchemy_url("postgresql://h/d") == "postgresql+psycopg://h/d"
+    assert sqlalchemy_url("postgresql+psycopg://h/d") == "postgresql+psycopg://h/d"

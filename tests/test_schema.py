@@ -1,0 +1,42 @@
+"""The database is built by the migrations alone, and they agree with the models."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from app.extensions import db
+from app.health.service import migration_heads
+
+
+def test_models_and_migrations_agree():
+    context = MigrationContext.configure(db.session.connection(), opts={"compare_type": True})
+    assert compare_metadata(context, db.metadata) == []
+
+
+def test_database_is_at_the_newest_migration():
+    applied = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
+    assert applied == set(migration_heads())
+
+
+def test_email_is_unique_case_insensitively_in_the_database_too():
+    row = db.session.execute(
+        text(
+            "SELECT count(*) FROM pg_constraint WHERE conname IN "
+            "('uq_users_email', 'ck_users_email_lowercase')"
+        )
+    ).scalar()
+    assert row == 2
+
+
+def test_times_are_timestamptz():
+    kinds = set(
+        db.session.scalars(
+            text(
+                "SELECT DISTINCT data_type FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND column_name LIKE '%\\_at'"
+            )
+        )
+    )
+    assert kinds == {"timestamp with time zone"}
