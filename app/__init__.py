@@ -157,8 +157,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.docs import bp as docs_bp
     from app.extensions import api, limiter
     from app.health.routes import blp as health_blp
+    from app.tags.routes import blp as tags_blp
+    from app.tasks.routes import blp as tasks_blp
 
     api.register_blueprint(health_blp)
     api.register_blueprint(auth_blp)
+    api.register_blueprint(tasks_blp)
+    api.register_blueprint(tags_blp)
     app.register_blueprint(docs_bp)
     limiter.exempt(docs_bp)

@@ -12,7 +12,11 @@ from app.ratelimit import rate_limit_key
 
 # create_savepoint: a session bound to a connection already in a transaction (the tests'
 # rolled-back one) commits to savepoints; with a plain engine, as in production, it changes nothing.
-db = SQLAlchemy(model_class=Base, session_options={"join_transaction_mode": "create_savepoint"})
+# expire_on_commit=False: what a view just wrote is serialised without reloading it.
+db = SQLAlchemy(
+    model_class=Base,
+    session_options={"join_transaction_mode": "create_savepoint", "expire_on_commit": False},
+)
 migrate = Migrate()
 api = ProblemApi()
 jwt = JWTManager()

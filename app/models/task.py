@@ -89,7 +89,10 @@ class Task(UUIDPrimaryKey, Base):
     updated_at: Mapped[datetime] = mapped_column(default=_now, server_default=func.now())
     # Bumped on every change: the ETag, and the check that makes If-Match race-free.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
-    search: Mapped[str] = mapped_column(TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True))
+    # Deferred: only the WHERE clause of a search needs it, never a response.
+    search: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True), deferred=True
+    )
 
     tags: Mapped[list[Tag]] = relationship(secondary=task_tags, lazy="raise", order_by=Tag.name)
 

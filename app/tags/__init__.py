@@ -1,0 +1,1 @@
+"""A user's tags: /api/{user_id}/tags."""

@@ -1,0 +1,52 @@
+"""HTTP routes of /api/{user_id}/tags: list with counts, create, rename, delete."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.common.docs import errors
+from app.common.ownership import owner_only
+from app.tags import service
+from app.tags.schemas import TagEnvelope, TagListEnvelope, TagWriteSchema
+
+blp = Blueprint("tags", __name__, url_prefix="/api", description="A user's tags.")
+
+
+@blp.route("/<uuid:user_id>/tags")
+class Tags(MethodView):
+    decorators = [owner_only]
+
+    @blp.response(200, TagListEnvelope)
+    @errors(blp, 403, auth=True)
+    def get(self, user_id: uuid.UUID) -> dict:
+        """List the user's tags, sorted by name, with how many tasks carry each."""
+        tags = service.list_tags(user_id=user_id)
+        return {"data": tags, "meta": {"count": len(tags)}}
+
+    @blp.arguments(TagWriteSchema)
+    @blp.response(201, TagEnvelope)
+    @errors(blp, 403, 409, auth=True, body=True)
+    def post(self, data: dict, user_id: uuid.UUID) -> dict:
+        """Create a tag (409 when the user has one of that name, in any case)."""
+        return {"data": service.create_tag(user_id=user_id, name=data["name"])}
+
+
+@blp.route("/<uuid:user_id>/tags/<uuid:tag_id>")
+class TagById(MethodView):
+    decorators = [owner_only]
+
+    @blp.arguments(TagWriteSchema)
+    @blp.response(200, TagEnvelope)
+    @errors(blp, 403, 404, 409, auth=True, body=True)
+    def patch(self, data: dict, user_id: uuid.UUID, tag_id: uuid.UUID) -> dict:
+        """Rename a tag (409 on a clash with another of the user's tags)."""
+        return {"data": service.rename_tag(user_id=user_id, tag_id=tag_id, name=data["name"])}
+
+    @blp.response(204)
+    @errors(blp, 403, 404, auth=True)
+    def delete(self, user_id: uuid.UUID, tag_id: uuid.UUID) -> None:
+        """Delete a tag; it leaves every task that carried it."""
+        service.delete_tag(user_id=user_id, tag_id=tag_id)

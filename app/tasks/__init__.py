@@ -1,0 +1,1 @@
+"""A user's tasks: /api/{user_id}/tasks."""

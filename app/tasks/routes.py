@@ -1,0 +1,171 @@
+"""HTTP routes of /api/{user_id}/tasks: list, create, get, replace, update, complete, delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.common.docs import errors
+from app.common.ownership import owner_only
+from app.tasks import service
+from app.tasks.schemas import (
+    TaskCompletionSchema,
+    TaskCreateSchema,
+    TaskEnvelope,
+    TaskListEnvelope,
+    TaskPatchSchema,
+    TaskQueryArgsSchema,
+)
+
+blp = Blueprint("tasks", __name__, url_prefix="/api", description="A user's tasks.")
+
+ETAG_HEADER = {"ETag": {"description": "The task's current version.", "schema": {"type": "string"}}}
+LOCATION_HEADER = {
+    "Location": {"description": "URL of the new task.", "schema": {"type": "string"}}
+}
+LINK_HEADER = {
+    "Link": {"description": 'The next page, as `<url>; rel="next"`.', "schema": {"type": "string"}}
+}
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "Apply only if the task still has this ETag (else 412).",
+}
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "Answer 304 if the task still has this ETag.",
+}
+
+
+def _if_match() -> Any:
+    """The request's If-Match, or None when absent (then the last write wins)."""
+    return request.if_match if "If-Match" in request.headers else None
+
+
+def _with_etag(task: Any) -> tuple[dict, dict[str, str]]:
+    return {"data": task}, {"ETag": service.etag_of(task)}
+
+
+def _next_link(next_cursor: str) -> str:
+    """The same list (same filters and sort) from the next cursor on."""
+    args: dict[str, Any] = request.args.to_dict(flat=False)
+    args["cursor"] = [next_cursor]
+    url = url_for(request.endpoint or "", **(request.view_args or {}), **args, _external=True)
+    return f'<{url}>; rel="next"'
+
+
+@blp.route("/<uuid:user_id>/tasks")
+class Tasks(MethodView):
+    decorators = [owner_only]
+
+    @blp.arguments(TaskQueryArgsSchema, location="query", unknown=ma.RAISE)
+    @blp.response(200, TaskListEnvelope, headers=LINK_HEADER)
+    @errors(blp, 403, 400, 422, auth=True)
+    def get(self, args: dict, user_id: uuid.UUID) -> Any:
+        """List the user's tasks: filters, full-text search, sort and keyset pages."""
+        filters = service.TaskFilters(
+            status=args["status"],
+            priorities=tuple(args.get("priority", ())),
+            tags=tuple(args.get("tag", ())),
+            due_before=args.get("due_before"),
+            due_after=args.get("due_after"),
+            q=args.get("q") or None,
+        )
+        page = service.list_tasks(
+            user_id=user_id,
+            filters=filters,
+            sort=args["sort"],
+            limit=args["limit"],
+            cursor=args.get("cursor"),
+        )
+        body = {
+            "data": page.tasks,
+            "meta": {"count": page.count, "limit": page.limit, "next_cursor": page.next_cursor},
+        }
+        headers = {"Link": _next_link(page.next_cursor)} if page.next_cursor else {}
+        return body, headers
+
+    @blp.arguments(TaskCreateSchema)
+    @blp.response(201, TaskEnvelope, headers={**LOCATION_HEADER, **ETAG_HEADER})
+    @errors(blp, 403, auth=True, body=True)
+    def post(self, data: dict, user_id: uuid.UUID) -> Any:
+        """Create a task."""
+        task = service.create_task(user_id=user_id, data=data)
+        body, headers = _with_etag(task)
+        headers["Location"] = url_for("tasks.TaskById", user_id=user_id, task_id=task.id)
+        return body, headers
+
+
+@blp.route("/<uuid:user_id>/tasks/<uuid:task_id>")
+class TaskById(MethodView):
+    decorators = [owner_only]
+
+    @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
+    @blp.alt_response(304, description="Not Modified: the task still has the If-None-Match ETag.")
+    @blp.doc(parameters=[IF_NONE_MATCH])
+    @errors(blp, 403, 404, auth=True)
+    def get(self, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
+        """Get one task, with its ETag."""
+        task = service.get_user_task(user_id=user_id, task_id=task_id)
+        etag = service.etag_of(task)
+        if request.if_none_match.contains_weak(etag.strip('"')):
+            return Response(status=304, headers={"ETag": etag})
+        return _with_etag(task)
+
+    @blp.arguments(TaskCreateSchema)
+    @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH])
+    @errors(blp, 403, 404, 412, auth=True, body=True)
+    def put(self, data: dict, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
+        """Replace the task's writable fields (omitted optional fields return to defaults)."""
+        task = service.update_task(
+            user_id=user_id, task_id=task_id, changes=data, if_match=_if_match()
+        )
+        return _with_etag(task)
+
+    @blp.arguments(TaskPatchSchema)
+    @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH])
+    @errors(blp, 403, 404, 412, auth=True, body=True)
+    def patch(self, data: dict, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
+        """Update the writable fields given; the others keep their values."""
+        task = service.update_task(
+            user_id=user_id, task_id=task_id, changes=data, if_match=_if_match()
+        )
+        return _with_etag(task)
+
+    @blp.response(204)
+    @blp.doc(parameters=[IF_MATCH])
+    @errors(blp, 403, 404, 412, auth=True)
+    def delete(self, user_id: uuid.UUID, task_id: uuid.UUID) -> None:
+        """Delete the task."""
+        service.delete_task(user_id=user_id, task_id=task_id, if_match=_if_match())
+
+
+@blp.route("/<uuid:user_id>/tasks/<uuid:task_id>/complete")
+class TaskCompletion(MethodView):
+    decorators = [owner_only]
+
+    @blp.arguments(TaskCompletionSchema)
+    @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH])
+    @errors(blp, 403, 404, 412, auth=True, body=True)
+    def patch(self, data: dict, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
+        """Mark the task completed or pending (`is_completed`), or toggle it (empty body)."""
+        task = service.complete_task(
+            user_id=user_id,
+            task_id=task_id,
+            is_completed=data.get("is_completed"),
+            if_match=_if_match(),
+        )
+        return _with_etag(task)

@@ -1,0 +1,189 @@
+"""Task logic: the one owner-filtered loader, writes with If-Match, and the filtered list."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import ETags
+
+from app.common.pagination import SortOrder, after, decode_cursor, encode_cursor, order_by
+from app.errors import ApiError
+from app.extensions import db
+from app.models import Tag, Task, task_tags
+from app.tags.service import resolve_tags
+
+SORT_COLUMNS = {
+    "created_at": Task.created_at,
+    "updated_at": Task.updated_at,
+    "due_at": Task.due_at,
+    "priority": Task.priority,
+    "title": Task.title,
+}
+DATETIME_SORTS = {"created_at", "updated_at", "due_at"}
+
+
+def etag_of(task: Task) -> str:
+    """A strong ETag that changes with every change of the task."""
+    digest = hashlib.blake2b(f"{task.id}:{task.version}".encode(), digest_size=8).hexdigest()
+    return f'"{digest}"'
+
+
+def get_user_task(*, user_id: uuid.UUID, task_id: uuid.UUID, lock: bool = False) -> Task:
+    """The only way to load a task: by id *and* owner, so another user's task is a 404.
+
+    `lock` takes the row lock that makes If-Match checks and concurrent writes race-free.
+    """
+    query = (
+        select(Task)
+        .where(Task.id == task_id, Task.user_id == user_id)
+        .options(selectinload(Task.tags))
+    )
+    if lock:
+        query = query.with_for_update(of=Task)
+    task = db.session.scalar(query)
+    if task is None:
+        raise ApiError(404, detail="No such task.")
+    return task
+
+
+def _check_precondition(task: Task, if_match: ETags | None) -> None:
+    if if_match is not None and not if_match.contains(etag_of(task).strip('"')):
+        raise ApiError(412, detail="The task has changed since that ETag; fetch it again.")
+
+
+def _set_completion(task: Task, is_completed: bool) -> None:
+    """Keep `completed_at` consistent with `is_completed` (the database checks it too)."""
+    if is_completed != task.is_completed:
+        task.is_completed = is_completed
+        task.completed_at = datetime.now(UTC) if is_completed else None
+
+
+def _apply(task: Task, user_id: uuid.UUID, changes: dict[str, Any]) -> bool:
+    """Apply writable fields; True when anything changed."""
+    before = (task.title, task.description, task.is_completed, task.priority, task.due_at)
+    old_tags = {tag.id for tag in task.tags}
+    for field in ("title", "description", "priority", "due_at"):
+        if field in changes:
+            setattr(task, field, changes[field])
+    if "is_completed" in changes:
+        _set_completion(task, changes["is_completed"])
+    if "tags" in changes:
+        task.tags = resolve_tags(user_id=user_id, names=changes["tags"])
+    after_change = (task.title, task.description, task.is_completed, task.priority, task.due_at)
+    return before != after_change or old_tags != {tag.id for tag in task.tags}
+
+
+def create_task(*, user_id: uuid.UUID, data: dict[str, Any]) -> Task:
+    task = Task(
+        user_id=user_id,
+        title=data["title"],
+        description=data["description"],
+        priority=data["priority"],
+        due_at=data["due_at"],
+        is_completed=False,
+        tags=resolve_tags(user_id=user_id, names=data["tags"]),
+    )
+    _set_completion(task, data["is_completed"])
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
+def update_task(
+    *, user_id: uuid.UUID, task_id: uuid.UUID, changes: dict[str, Any], if_match: ETags | None
+) -> Task:
+    """PATCH applies the fields given; PUT passes every writable field (defaults filled in)."""
+    task = get_user_task(user_id=user_id, task_id=task_id, lock=True)
+    _check_precondition(task, if_match)
+    if _apply(task, user_id, changes):
+        task.touch()
+    db.session.commit()
+    return task
+
+
+def complete_task(
+    *, user_id: uuid.UUID, task_id: uuid.UUID, is_completed: bool | None, if_match: ETags | None
+) -> Task:
+    """Set completion, or toggle it when `is_completed` is None."""
+    task = get_user_task(user_id=user_id, task_id=task_id, lock=True)
+    _check_precondition(task, if_match)
+    target = (not task.is_completed) if is_completed is None else is_completed
+    if target != task.is_completed:
+        _set_completion(task, target)
+        task.touch()
+    db.session.commit()
+    return task
+
+
+def delete_task(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags | None) -> None:
+    task = get_user_task(user_id=user_id, task_id=task_id, lock=True)
+    _check_precondition(task, if_match)
+    db.session.delete(task)
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    status: str = "all"
+    priorities: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[Task]
+    count: int
+    limit: int
+    next_cursor: str | None
+
+
+def _filtered(user_id: uuid.UUID, filters: TaskFilters) -> Select[Any]:
+    conditions: list[Any] = [Task.user_id == user_id]
+    if filters.status != "all":
+        conditions.append(Task.is_completed.is_(filters.status == "completed"))
+    if filters.priorities:
+        conditions.append(Task.priority.in_(filters.priorities))
+    if filters.due_before is not None:
+        conditions.append(Task.due_at < filters.due_before)
+    if filters.due_after is not None:
+        conditions.append(Task.due_at > filters.due_after)
+    if filters.q:
+        conditions.append(Task.search.op("@@")(func.websearch_to_tsquery("english", filters.q)))
+    for name in dict.fromkeys(tag.casefold() for tag in filters.tags):
+        carrying = (
+            select(task_tags.c.task_id)
+            .join(Tag, Tag.id == task_tags.c.tag_id)
+            .where(Tag.user_id == user_id, func.lower(Tag.name) == func.lower(name))
+        )
+        conditions.append(Task.id.in_(carrying))
+    return select(Task).where(*conditions)
+
+
+def list_tasks(
+    *, user_id: uuid.UUID, filters: TaskFilters, sort: str, limit: int, cursor: str | None
+) -> TaskPage:
+    """One page in keyset order, its tags in one query, and the total count: three queries."""
+    order = SortOrder.parse(sort)
+    column = SORT_COLUMNS[order.field]
+    base = _filtered(user_id, filters)
+    page_query = base.order_by(*order_by(column, Task.id, order)).limit(limit + 1)
+    if cursor:
+        value, last_id = decode_cursor(cursor, order, datetime_key=order.field in DATETIME_SORTS)
+        page_query = page_query.where(after(column, Task.id, order, value, last_id))
+    tasks = list(db.session.scalars(page_query.options(selectinload(Task.tags))))
+    count = db.session.scalar(base.with_only_columns(func.count()).order_by(None)) or 0
+    next_cursor = None
+    if len(tasks) > limit:
+        tasks = tasks[:limit]
+        last = tasks[-1]
+        next_cursor = encode_cursor(order, getattr(last, order.field), last.id)
+    return TaskPage(tasks=tasks, count=count, limit=limit, next_cursor=next_cursor)
