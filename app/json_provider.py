@@ -9,6 +9,9 @@ import orjson
 from flask import Response
 from flask.json.provider import JSONProvider
 
+# marshmallow reports errors of list items under integer keys ({"tags": {0: [...]}}).
+OPTIONS = orjson.OPT_NON_STR_KEYS
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
@@ -20,11 +23,13 @@ class OrjsonProvider(JSONProvider):
     """orjson for requests and responses; orjson also refuses JSON nested deeper than 1024."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return orjson.dumps(obj, default=_default).decode()
+        return orjson.dumps(obj, default=_default, option=OPTIONS).decode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return orjson.loads(s)
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return Response(orjson.dumps(obj, default=_default), mimetype="application/json")
+        return Response(
+            orjson.dumps(obj, default=_default, option=OPTIONS), mimetype="application/json"
+        )

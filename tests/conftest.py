@@ -132,3 +132,33 @@ def auth(client: FlaskClient) -> Auth:
 @pytest.fixture
 def user(auth: Auth) -> Account:
     return auth.register()
+
+
+class Tasks:
+    """Calls the task routes of one account, as its client would."""
+
+    def __init__(self, client: FlaskClient, account: Account) -> None:
+        self.client = client
+        self.account = account
+        self.base = f"/api/{account.id}/tasks"
+
+    def create(self, **fields) -> dict:
+        response = self.client.post(
+            self.base, json={"title": "A task", **fields}, headers=self.account.headers
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["data"]
+
+    def request(self, method: str, path: str = "", **kwargs):
+        headers = {**self.account.headers, **kwargs.pop("headers", {})}
+        return self.client.open(self.base + path, method=method, headers=headers, **kwargs)
+
+    def list(self, query: str = "") -> dict:
+        response = self.request("GET", f"?{query}" if query else "")
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+
+@pytest.fixture
+def tasks(client: FlaskClient, user: Account) -> Tasks:
+    return Tasks(client, user)

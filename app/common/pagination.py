@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, and_, or_, tuple_
+from sqlalchemy import ColumnElement, and_, literal, or_, tuple_
 
 from app.errors import ApiError
 
@@ -44,17 +44,20 @@ def order_by(column: Any, id_column: Any, order: SortOrder) -> list[Any]:
 def after(
     column: Any, id_column: Any, order: SortOrder, value: Any, last_id: uuid.UUID
 ) -> ColumnElement[bool]:
-    """Rows strictly after (value, last_id) in `order`, with nulls sorting last."""
+    """Rows strictly after (value, last_id) in `order`, with nulls sorting last.
+
+    The row comparison `(key, id) > (:value, :id)` is what a (user_id, key, id) index serves.
+    """
+    id_after = id_column < last_id if order.descending else id_column > last_id
     if value is None:
         # Past the last non-null row: only nulls remain, ordered by id.
-        return and_(
-            column.is_(None), id_column < last_id if order.descending else id_column > last_id
-        )
+        return and_(column.is_(None), id_after)
     position = tuple_(column, id_column)
-    beyond = (
-        position < tuple_(value, last_id) if order.descending else position > tuple_(value, last_id)
-    )
-    return or_(beyond, column.is_(None))
+    bound = tuple_(literal(value, column.type), literal(last_id, id_column.type))
+    beyond = position < bound if order.descending else position > bound
+    if column.expression.nullable:
+        return or_(beyond, column.is_(None))
+    return beyond
 
 
 def _serializer() -> URLSafeSerializer:
@@ -76,10 +79,10 @@ def decode_cursor(cursor: str, order: SortOrder, *, datetime_key: bool) -> tuple
     try:
         payload = _serializer().loads(cursor)
         sort, value, last_id = payload["s"], payload["v"], uuid.UUID(payload["i"])
-        if datetime_key and value is not None:
-            value = datetime.fromisoformat(value)
     except (BadSignature, KeyError, TypeError, ValueError):
         raise _invalid("Not a valid cursor.") from None
     if sort != str(order):
         raise _invalid(f"This cursor was made for sort={sort}, not sort={order}.")
+    if datetime_key and value is not None:
+        value = datetime.fromisoformat(value)
     return value, last_id

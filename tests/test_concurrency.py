@@ -1,0 +1,90 @@
+"""Concurrent writes over real, separate database connections (committed, not rolled back)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from tests.conftest import Auth, Tasks
+from tests.support.database import libpq_url
+
+pytestmark = pytest.mark.commits
+
+
+def wait_for_lock_waiters(conn: psycopg.Connection, expected: int, timeout: float = 10) -> None:
+    """Block until `expected` other backends are waiting on a lock (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
+        if waiting and waiting[0] >= expected:
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"{expected} requests never queued on the row lock")
+
+
+def test_two_updates_with_the_same_if_match_never_both_succeed(app, database_url):
+    owner = Auth(app.test_client()).register()
+    task = Tasks(app.test_client(), owner).create(title="contended")
+    etag = Tasks(app.test_client(), owner).request("GET", f"/{task['id']}").headers["ETag"]
+
+    def update(title: str) -> int:
+        response = Tasks(app.test_client(), owner).request(
+            "PATCH", f"/{task['id']}", json={"title": title}, headers={"If-Match": etag}
+        )
+        return response.status_code
+
+    # A third connection holds the row, so both requests are in flight at once, past
+    # authentication and parsing, when it lets go.
+    with psycopg.connect(libpq_url(database_url)) as blocker:
+        blocker.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(update, title) for title in ("first", "second")]
+            with psycopg.connect(libpq_url(database_url), autocommit=True) as observer:
+                wait_for_lock_waiters(observer, expected=2)
+            blocker.rollback()
+            statuses = sorted(future.result(timeout=30) for future in futures)
+    assert statuses == [200, 412]
+    final = Tasks(app.test_client(), owner).request("GET", f"/{task['id']}").get_json()["data"]
+    assert final["title"] in {"first", "second"}
+
+
+def test_simultaneous_first_uses_of_a_tag_name_make_one_tag(app):
+    owner = Auth(app.test_client()).register()
+
+    def create(i: int) -> int:
+        return (
+            app.test_client()
+            .post(
+                f"/api/{owner.id}/tasks",
+                json={"title": f"t{i}", "tags": ["Shared"]},
+                headers=owner.headers,
+            )
+            .status_code
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sorted(pool.map(create, range(8))) == [201] * 8
+    tags = app.test_client().get(f"/api/{owner.id}/tags", headers=owner.headers).get_json()
+    assert [(t["name"], t["task_count"]) for t in tags["data"]] == [("Shared", 8)]
+
+
+def test_simultaneous_creates_of_one_tag_give_one_201_and_409s(app):
+    owner = Auth(app.test_client()).register()
+
+    def create(name: str) -> int:
+        return (
+            app.test_client()
+            .post(f"/api/{owner.id}/tags", json={"name": name}, headers=owner.headers)
+            .status_code
+        )
+
+    names = ["Inbox", "inbox", "INBOX", "Inbox", "inbox", "iNBOX"]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(create, names))
+    assert statuses == [201] + [409] * 5

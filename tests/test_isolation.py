@@ -1,0 +1,108 @@
+"""No route lets one user read, change or even detect another user's tasks and tags."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conftest import Tasks
+from tests.support.problems import assert_problem
+
+TASK_ROUTES = [
+    ("GET", "/tasks", None),
+    ("POST", "/tasks", {"title": "intruder"}),
+    ("GET", "/tasks/{task}", None),
+    ("PUT", "/tasks/{task}", {"title": "intruder"}),
+    ("PATCH", "/tasks/{task}", {"title": "intruder"}),
+    ("DELETE", "/tasks/{task}", None),
+    ("PATCH", "/tasks/{task}/complete", None),
+    ("GET", "/tags", None),
+    ("POST", "/tags", {"name": "intruder"}),
+    ("PATCH", "/tags/{tag}", {"name": "intruder"}),
+    ("DELETE", "/tags/{tag}", None),
+]
+
+
+@pytest.fixture
+def victim(auth, client):
+    """A user with a task carrying a tag, and the ids of both."""
+    account = auth.register()
+    task = Tasks(client, account).create(title="secret", tags=["private"])
+    tags = client.get(f"/api/{account.id}/tags", headers=account.headers).get_json()["data"]
+    return {"account": account, "task": task["id"], "tag": tags[0]["id"]}
+
+
+@pytest.fixture
+def intruder(auth):
+    return auth.register()
+
+
+def unchanged(client, victim) -> None:
+    account = victim["account"]
+    task = client.get(f"/api/{account.id}/tasks/{victim['task']}", headers=account.headers)
+    assert task.status_code == 200
+    data = task.get_json()["data"]
+    assert (data["title"], data["is_completed"], data["tags"]) == ("secret", False, ["private"])
+    tags = client.get(f"/api/{account.id}/tags", headers=account.headers).get_json()["data"]
+    assert [t["name"] for t in tags] == ["private"]
+
+
+@pytest.mark.parametrize(("method", "route", "body"), TASK_ROUTES)
+def test_the_victims_path_is_403(client, victim, intruder, method, route, body):
+    path = f"/api/{victim['account'].id}" + route.format(**victim)
+    response = client.open(path, method=method, json=body, headers=intruder.headers)
+    assert_problem(response, 403, "forbidden")
+    unchanged(client, victim)
+
+
+@pytest.mark.parametrize(("method", "route", "body"), [r for r in TASK_ROUTES if "{" in r[1]])
+def test_the_victims_ids_under_the_own_path_are_404(client, victim, intruder, method, route, body):
+    """Same answer as for an id that does not exist, so existence is not revealed."""
+    path = f"/api/{intruder.id}" + route.format(**victim)
+    response = client.open(path, method=method, json=body, headers=intruder.headers)
+    problem = assert_problem(response, 404, "not_found")
+    missing = f"/api/{intruder.id}" + route.format(task=uuid.uuid4(), tag=uuid.uuid4())
+    other = client.open(missing, method=method, json=body, headers=intruder.headers).get_json()
+    assert problem["detail"] == other["detail"]
+    unchanged(client, victim)
+
+
+def test_lists_search_and_filters_show_only_own_tasks(client, victim, intruder):
+    mine = Tasks(client, intruder)
+    mine.create(title="mine")
+    assert [t["title"] for t in mine.list()["data"]] == ["mine"]
+    assert mine.list("q=secret")["meta"]["count"] == 0
+    assert mine.list("tag=private")["meta"]["count"] == 0
+    own_tags = client.get(f"/api/{intruder.id}/tags", headers=intruder.headers).get_json()
+    assert own_tags == {"data": [], "meta": {"count": 0}}
+
+
+def test_tag_names_are_per_user(client, victim, intruder):
+    response = client.post(
+        f"/api/{intruder.id}/tags", json={"name": "PRIVATE"}, headers=intruder.headers
+    )
+    assert response.status_code == 201
+    task = Tasks(client, intruder).create(tags=["private"])
+    assert task["tags"] == ["PRIVATE"]
+    unchanged(client, victim)
+
+
+def test_a_cursor_replays_nothing_of_another_user(client, victim, intruder):
+    owner = Tasks(client, victim["account"])
+    for i in range(3):
+        owner.create(title=f"more {i}")
+    cursor = owner.list("limit=1")["meta"]["next_cursor"]
+    page = Tasks(client, intruder).list(f"limit=1&cursor={cursor}")
+    assert page["data"] == []
+
+
+@pytest.mark.parametrize(("method", "route", "body"), TASK_ROUTES)
+def test_every_route_needs_a_token(client, method, route, body):
+    path = f"/api/{uuid.uuid4()}" + route.format(task=uuid.uuid4(), tag=uuid.uuid4())
+    assert_problem(client.open(path, method=method, json=body), 401, "unauthorized")
+
+
+def test_a_malformed_user_id_is_404(client, intruder):
+    response = client.get("/api/not-a-uuid/tasks", headers=intruder.headers)
+    assert_problem(response, 404, "not_found")
