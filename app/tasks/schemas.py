@@ -37,7 +37,7 @@ def _tags(**kwargs: Any) -> ma.fields.List:
 
 
 def _priority(**kwargs: Any) -> ma.fields.Enum:
-    return ma.fields.Enum(Priority, by_value=True, **kwargs)
+    return ma.fields.Enum(Priority, by_value=True, metadata={"type": "string"}, **kwargs)
 
 
 class TaskSchema(ma.Schema):
