@@ -53,3 +53,10 @@ openapi: install ## Write the OpenAPI document to openapi.json
 
 clean: ## Remove the virtual environment and caches (the embedded database stays)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: image image-test
+image: ## Build the container image with podman (IMAGE=localhost/taskapi:latest)
+	scripts/image-build.sh
+
+image-test: ## Build the image, then migrate, serve and call it against local PostgreSQL and Redis
+	scripts/image-test.sh
