@@ -113,6 +113,7 @@ def _engine_options(app: Flask) -> dict:
 def _init_extensions(app: Flask) -> None:
     from app.auth.passwords import init_passwords
     from app.auth.tokens import init_jwt_hooks
+    from app.errors import settle_retry_after
     from app.extensions import api, cors, db, jwt, limiter, migrate
     from app.openapi import register_security_scheme
     from app.request_body import init_request_body_checks
@@ -123,6 +124,8 @@ def _init_extensions(app: Flask) -> None:
     jwt.init_app(app)
     init_jwt_hooks(app)
     init_passwords(app)
+    # Registered before the limiter so that it runs after the limiter's header hook.
+    app.after_request(settle_retry_after)
     limiter.init_app(app)
     cors.init_app(
         app,

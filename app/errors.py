@@ -92,6 +92,8 @@ def problem(
         current_app.json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE
     )
     response.headers.update(headers or {})
+    if "Retry-After" in response.headers:
+        g.retry_after = response.headers["Retry-After"]
     return response
 
 
@@ -133,6 +135,18 @@ def handle_unexpected_error(error: Exception) -> Response:
         return handle_http_exception(error)
     log.exception("unhandled exception")
     return problem(500)
+
+
+def settle_retry_after(response: Response) -> Response:
+    """flask-limiter writes its window's reset as Retry-After on every limited response; only a
+    429 means that. A 503 keeps its own value, and other answers carry none."""
+    if response.status_code != 429:
+        own = g.get("retry_after")
+        if own:
+            response.headers["Retry-After"] = own
+        else:
+            response.headers.pop("Retry-After", None)
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -115,3 +115,29 @@ class TestRateLimits:
         remaining = int(response.headers["X-RateLimit-Remaining"])
         second = client.get("/api/auth/me", headers=user.headers)
         assert int(second.headers["X-RateLimit-Remaining"]) == remaining - 1
+
+
+class TestRetryAfter:
+    def test_only_refusals_carry_it(self, client, user):
+        assert "Retry-After" not in client.get("/api/auth/me", headers=user.headers).headers
+
+    def test_login_and_register_share_one_budget_per_address(self, client):
+        for i in range(5):
+            client.post("/api/auth/login", json={"email": f"a{i}@b.io", "password": "nope"})
+            client.post("/api/auth/register", json={"email": f"r{i}@b.io", "password": "x"})
+        response = client.post("/api/auth/login", json={"email": "z@b.io", "password": "nope"})
+        assert_problem(response, 429, "rate_limited")
+
+    def test_a_503_keeps_its_own_on_a_limited_route(self, client, user, monkeypatch):
+        from sqlalchemy.exc import OperationalError
+
+        from app.auth import service
+
+        def unreachable(**kwargs):
+            raise OperationalError("SELECT 1", {}, Exception("down"))
+
+        monkeypatch.setattr(service, "list_live_sessions", unreachable)
+        response = client.get("/api/auth/sessions", headers=user.headers)
+        assert_problem(response, 503, "service_unavailable")
+        assert response.headers["Retry-After"] == "5"
+        assert "X-RateLimit-Limit" in response.headers

@@ -34,10 +34,11 @@ def _auth_limit() -> str:
     return str(current_app.config["RATELIMIT_AUTH"])
 
 
-# Login and register count per client address and per email, much tighter than the default.
+# Login and register share one budget per client address and one per email, much tighter than
+# the default: ten tries a minute means ten, whichever of the two routes they use.
 auth_rate_limits: list[Callable[..., Any]] = [
-    limiter.limit(_auth_limit, key_func=address_key, scope="auth-address"),
-    limiter.limit(_auth_limit, key_func=email_key, scope="auth-email"),
+    limiter.shared_limit(_auth_limit, scope="auth-address", key_func=address_key),
+    limiter.shared_limit(_auth_limit, scope="auth-email", key_func=email_key),
 ]
 
 

@@ -21,6 +21,7 @@ class HealthSchema(ma.Schema):
 @blp.route("/live")
 class Live(MethodView):
     @blp.response(200, HealthSchema)
+    @blp.alt_response(500, response="INTERNAL_SERVER_ERROR")
     def get(self) -> dict:
         """200 while the process serves requests."""
         return {"status": "ok"}
@@ -29,6 +30,7 @@ class Live(MethodView):
 @blp.route("/ready")
 class Ready(MethodView):
     @blp.response(200, HealthSchema)
+    @blp.alt_response(500, response="INTERNAL_SERVER_ERROR")
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self) -> dict:
         """200 when the database answers and its schema is at the newest migration."""
