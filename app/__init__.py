@@ -76,7 +76,10 @@ def _fixed_settings(app: Flask) -> dict:
         "API_SPEC_OPTIONS": {
             "info": {
                 "description": "A multi-user task API: bearer tokens, per-user to-do lists.",
+                "contact": {"name": "Task API maintainers"},
             },
+            # Relative: the API is served where the document is, whatever the host.
+            "servers": [{"url": "/", "description": "This service"}],
         },
     }
 

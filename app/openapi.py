@@ -54,6 +54,11 @@ class ProblemApi(Api):
         prepare_response(response, self.spec, PROBLEM_MIMETYPE)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
+    def _register_pagination_header(self) -> None:
+        # Lists page with cursors in `meta`, not flask-smorest's page numbers: without this,
+        # its unused PaginationMetadata schema would sit in the document.
+        pass
+
     def handle_http_exception(self, error):
         return handle_http_exception(error)
 
