@@ -60,3 +60,21 @@ image: ## Build the container image with podman (IMAGE=localhost/taskapi:latest)
 
 image-test: ## Build the image, then migrate, serve and call it against local PostgreSQL and Redis
 	scripts/image-test.sh
+
+# Benchmark (bench/): its own databases on the machine's PostgreSQL (taskapi_bench,
+# taskapi_bench_quick), loaded once and reused; wrk is installed with apt-get when missing.
+.PHONY: bench bench-quick explain
+
+$(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench ## Benchmark on 1M tasks (wrk, locust, growth, RSS): table + bench/results/latest.json
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.installed-bench ## Benchmark smoke test: 10k tasks, 5 s runs, under 2 min; fails only on errors
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+explain: $(VENV)/.installed-bench ## Print the plan of every task-list query on the 1M-task bench data; fails on a bad one
+	$(BIN)/python bench/load_data.py
+	$(BIN)/python bench/explain.py $(EXPLAIN_ARGS)

@@ -1,0 +1,350 @@
+"""EXPLAIN every task-list query the service can issue, against the 1M-task bench database.
+
+    .venv/bin/python bench/explain.py [--database-url URL] [--email user0001@example.com] [-v]
+
+The SQL is the app's own: app.tasks.service.list_tasks runs inside an app context while a
+before_cursor_execute listener records each statement and its parameters; each one is then
+explained (EXPLAIN ANALYZE, custom plan for those values) and also as a prepared statement under
+plan_cache_mode=force_generic_plan, because psycopg prepares a statement after its fifth run on a
+connection and PostgreSQL may then switch to the generic plan.
+
+A plan passes when it reads tasks through an index whose first column is user_id (or through
+the GIN search index with the user's rows filtered), and never runs a Seq Scan on tasks,
+task_tags or tags. Prints the plans; exits 1 when any plan fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from load_data import bench_url, email_of  # noqa: E402
+
+LARGE_TABLES = {"tasks", "task_tags", "tags"}
+SORT_FIELDS = ("created_at", "updated_at", "due_at", "priority", "title")
+
+
+@dataclass
+class Variant:
+    name: str
+    filters: dict[str, Any] = field(default_factory=dict)
+    sort: str = "-created_at"
+    cursor: str | None = None  # "next": the first page's next_cursor; "null": past non-null keys
+
+
+@dataclass
+class Checked:
+    variant: str
+    role: str
+    statement: str
+    plan_text: str
+    generic_text: str
+    generic_differs: bool
+    problems: list[str]
+    notes: list[str]
+
+
+def variants() -> list[Variant]:
+    soon = datetime.now(UTC) + timedelta(days=30)
+    past = datetime.now(UTC) - timedelta(days=30)
+    found: list[Variant] = [Variant("default page")]
+    for key in SORT_FIELDS:
+        for sort in (key, f"-{key}"):
+            found.append(Variant(f"sort={sort}", sort=sort))
+            found.append(Variant(f"sort={sort} + cursor", sort=sort, cursor="next"))
+    found += [
+        Variant("sort=due_at + cursor past the last due date", sort="due_at", cursor="null"),
+        Variant("sort=-due_at + cursor past the last due date", sort="-due_at", cursor="null"),
+        Variant("status=pending", {"status": "pending"}),
+        Variant("status=completed", {"status": "completed"}),
+        Variant("priority=high", {"priorities": ("high",)}),
+        Variant("priority=high&priority=medium", {"priorities": ("high", "medium")}),
+        Variant("tag=work", {"tags": ("work",)}),
+        Variant("tag=work&tag=home", {"tags": ("work", "home")}),
+        Variant("due_after + due_before", {"due_after": past, "due_before": soon}),
+        Variant("due_before", {"due_before": soon}),
+        Variant("q=report (common word)", {"q": "report"}),
+        Variant("q=wedding invitations (two words)", {"q": "wedding invitations"}),
+        Variant('q="call the plumber" -friday', {"q": '"call the plumber" -friday'}),
+        Variant("q=zebra (no match)", {"q": "zebra"}),
+        Variant(
+            "combination: pending, high|medium, tag, due window, q, sort=due_at",
+            {
+                "status": "pending",
+                "priorities": ("high", "medium"),
+                "tags": ("work",),
+                "due_after": past,
+                "due_before": soon + timedelta(days=365),
+                "q": "report",
+            },
+            sort="due_at",
+        ),
+        Variant(
+            "combination + cursor",
+            {"status": "pending", "priorities": ("high", "medium"), "q": "report"},
+            sort="-updated_at",
+            cursor="next",
+        ),
+    ]
+    return found
+
+
+def recorder(captured: list[tuple[str, dict[str, Any]]]) -> Any:
+    """A before_cursor_execute listener that keeps each statement with its parameters."""
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
+        captured.append((statement, dict(parameters or {})))
+
+    return capture
+
+
+def walk(node: dict[str, Any]) -> list[dict[str, Any]]:
+    nodes = [node]
+    for child in node.get("Plans", []):
+        nodes += walk(child)
+    return nodes
+
+
+def judge(plan: dict[str, Any], first_columns: dict[str, tuple[str, str]]) -> tuple[list, list]:
+    """(problems, notes) of one JSON plan.
+
+    Passes when tasks are reached in a way bounded by the user: an index on tasks starting with
+    user_id; the GIN search index with user_id filtered; or by primary key from the user's own
+    tag (tags' index starting with user_id, then task_tags), with user_id filtered. Never a
+    Seq Scan on tasks, task_tags or tags.
+    """
+    problems: list[str] = []
+    notes: list[str] = []
+    nodes = walk(plan["Plan"])
+    task_paths: set[str] = set()
+    user_tag_index = False
+    for node in nodes:
+        relation = node.get("Relation Name")
+        if node["Node Type"] == "Seq Scan" and relation in LARGE_TABLES:
+            problems.append(f"Seq Scan on {relation}")
+        index = node.get("Index Name")
+        if not index or index not in first_columns:
+            continue
+        table, first = first_columns[index]
+        if table == "tags" and first == "user_id":
+            user_tag_index = True
+        if table != "tasks":
+            continue
+        if first == "user_id":
+            task_paths.add("user_id index")
+        elif index == "ix_tasks_search":
+            task_paths.add("GIN search index")
+        elif index == "pk_tasks":
+            task_paths.add("primary key")
+        else:
+            problems.append(f"{index} does not start with user_id")
+    user_filtered = any(
+        node.get("Relation Name") == "tasks"
+        and "user_id" in (node.get("Filter", "") + node.get("Recheck Cond", ""))
+        for node in nodes
+    )
+    touches_tasks = bool(task_paths) or any(n.get("Relation Name") == "tasks" for n in nodes)
+    if touches_tasks and "user_id index" not in task_paths:
+        if "GIN search index" in task_paths and user_filtered:
+            notes.append("GIN search index, then the user's rows filtered (no user_id index)")
+        elif task_paths == {"primary key"} and user_tag_index and user_filtered:
+            notes.append("by primary key from the user's tag (tags index on user_id first)")
+        else:
+            problems.append("tasks read without an index starting with user_id")
+    for node in nodes:
+        if node["Node Type"] == "Sort":
+            method = node.get("Sort Method", "sort")
+            notes.append(f"no index gives this order: reads every match, then {method}")
+        if node.get("Relation Name") == "tasks" and node.get("Rows Removed by Filter"):
+            notes.append(f"{node['Rows Removed by Filter']} task rows read and dropped by Filter")
+    return problems, notes
+
+
+def shape(plan: dict[str, Any]) -> list[tuple[str, str]]:
+    """Node types and indexes, to tell whether two plans differ."""
+    return [(node["Node Type"], node.get("Index Name", "")) for node in walk(plan["Plan"])]
+
+
+def positional(statement: str, parameters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """%(name)s placeholders to $1..$n, for PREPARE (the generic plan)."""
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    converted = re.sub(r"%\((\w+)\)s", number, statement).replace("%%", "%")
+    return converted, [parameters[name] for name in order]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=bench_url())
+    parser.add_argument("--email", default=email_of(1), help="the user whose lists are explained")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the SQL too")
+    args = parser.parse_args()
+
+    os.environ.update(
+        APP_ENV="development",
+        DATABASE_URL=args.database_url,
+        LOG_LEVEL="WARNING",
+        RATELIMIT_ENABLED="false",
+    )
+    import psycopg
+    from sqlalchemy import event, select, text
+
+    from app import create_app
+    from app.common.pagination import SortOrder, encode_cursor
+    from app.extensions import db
+    from app.models import User
+    from app.tasks.service import TaskFilters, list_tasks
+
+    app = create_app()
+    checked: list[Checked] = []
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.email == args.email))
+        if user_id is None:
+            print(f"no user {args.email} in {args.database_url}: run bench/load_data.py first")
+            return 2
+        tasks = db.session.scalar(
+            text("SELECT count(*) FROM tasks WHERE user_id = :u"), {"u": user_id}
+        )
+        total = db.session.scalar(text("SELECT count(*) FROM tasks"))
+        print(f"user {args.email}: {tasks:,} of {total:,} tasks\n")
+        first_columns = {
+            name: (table, first)
+            for name, table, first in db.session.execute(
+                text(
+                    "SELECT i.relname, t.relname, a.attname FROM pg_index x"
+                    " JOIN pg_class i ON i.oid = x.indexrelid"
+                    " JOIN pg_class t ON t.oid = x.indrelid"
+                    " LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]"
+                    " WHERE t.relname IN ('tasks', 'task_tags', 'tags')"
+                )
+            )
+        }
+        db.session.rollback()
+
+        for variant in variants():
+            captured: list[tuple[str, dict[str, Any]]] = []
+            capture = recorder(captured)
+
+            cursor = None
+            order = SortOrder.parse(variant.sort)
+            filters = TaskFilters(**variant.filters)
+            if variant.cursor == "next":
+                first = list_tasks(
+                    user_id=user_id, filters=filters, sort=variant.sort, limit=5, cursor=None
+                )
+                cursor = first.next_cursor
+                if cursor is None:
+                    print(f"!! {variant.name}: first page has no next cursor; explained without")
+            elif variant.cursor == "null":
+                cursor = encode_cursor(order, None, uuid.UUID(int=2**127))
+            db.session.rollback()
+            event.listen(db.engine, "before_cursor_execute", capture)
+            try:
+                list_tasks(
+                    user_id=user_id, filters=filters, sort=variant.sort, limit=50, cursor=cursor
+                )
+            finally:
+                event.remove(db.engine, "before_cursor_execute", capture)
+            db.session.rollback()
+
+            for statement, parameters in captured:
+                if "count(*)" in statement:
+                    role = "count"
+                elif statement.lstrip().startswith("SELECT task_tags.task_id"):
+                    role = "tags of the page"
+                elif "FROM tasks" in statement:
+                    role = "page"
+                else:
+                    continue  # the pool's pre-ping
+                connection = db.session.connection()
+                raw = connection.connection.driver_connection
+                assert isinstance(raw, psycopg.Connection)
+                with raw.cursor() as cur:
+                    cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
+                    plan = cur.fetchone()[0][0]
+                    cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+                    plan_text = "\n".join(row[0] for row in cur.fetchall())
+                    generic_text, generic_plan = explain_generic(raw, statement, parameters)
+                problems, notes = judge(plan, first_columns)
+                differs = shape(plan) != shape(generic_plan)
+                generic_problems, _ = judge(generic_plan, first_columns)
+                problems += [f"generic plan: {p}" for p in generic_problems]
+                checked.append(
+                    Checked(
+                        variant.name,
+                        role,
+                        statement,
+                        plan_text,
+                        generic_text,
+                        differs,
+                        problems,
+                        notes,
+                    )
+                )
+                db.session.rollback()
+
+    failures = 0
+    for item in checked:
+        verdict = "FAIL" if item.problems else "ok"
+        failures += bool(item.problems)
+        print(f"=== [{verdict}] {item.variant} — {item.role}")
+        if args.verbose:
+            print(item.statement)
+        for problem in item.problems:
+            print(f"  !! {problem}")
+        for note in dict.fromkeys(item.notes):
+            print(f"  -- {note}")
+        print(indent(item.plan_text))
+        if item.generic_differs:
+            print("  generic plan (after psycopg prepares the statement):")
+            print(indent(item.generic_text))
+        print()
+    print(f"{len(checked)} plans, {failures} failing")
+    return 1 if failures else 0
+
+
+def explain_generic(raw: Any, statement: str, parameters: dict[str, Any]) -> tuple[str, dict]:
+    """The plan PostgreSQL would cache for this statement once psycopg prepares it."""
+    from psycopg import ClientCursor
+
+    converted, values = positional(statement, parameters)
+    with ClientCursor(raw) as cur:
+        cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cur.execute("PREPARE bench_explain AS " + converted)
+        try:
+            placeholders = ", ".join(["%s"] * len(values))
+            execute = (
+                f"EXECUTE bench_explain({placeholders})" if values else "EXECUTE bench_explain"
+            )
+            cur.execute("EXPLAIN (FORMAT JSON) " + execute, values)
+            plan = cur.fetchone()[0][0]
+            cur.execute("EXPLAIN " + execute, values)
+            plan_text = "\n".join(row[0] for row in cur.fetchall())
+        finally:
+            cur.execute("DEALLOCATE bench_explain")
+    return plan_text, plan
+
+
+def indent(text_: str) -> str:
+    return "\n".join("    " + line for line in text_.splitlines())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

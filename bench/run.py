@@ -1,0 +1,829 @@
+"""The benchmark driver: `make bench` (1M tasks, 20 s runs) and `make bench-quick` (CI smoke test).
+
+    .venv/bin/python bench/run.py            # full: about 10 minutes after the first load
+    .venv/bin/python bench/run.py --quick    # 10 users x 1,000 tasks, 5 s runs, under 2 minutes
+
+Steps: load (or reuse) the bench database; start gunicorn with the production configuration
+(gunicorn.conf.py, APP_ENV=production) on a free port; log 100 users in through the API; wrk
+saturation runs per endpoint; a paced, realistic load with locust; list latency for users with
+100, 1,000 and 10,000 tasks; worker RSS sampled all along. Prints one table and writes the same
+figures to bench/results/latest.json. Exits 1 when any request failed (non-2xx, socket error or
+locust failure); speed targets are reported, never fatal (unless --strict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load_data import (  # noqa: E402
+    GROWTH_SIZES,
+    PASSWORD,
+    Dataset,
+    email_of,
+    ensure_loaded,
+    growth_email,
+)
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+BIN = Path(sys.executable).parent
+DATA = BENCH / ".data"
+RESULTS = BENCH / "results"
+FULL_URL = "postgresql://postgres@127.0.0.1:5432/taskapi_bench"
+QUICK_URL = "postgresql://postgres@127.0.0.1:5432/taskapi_bench_quick"
+TASKS_PER_USER_PICKED = 20
+SATURATION = (
+    ("live", "GET /health/live (no database)"),
+    ("ready", "GET /health/ready (one query)"),
+    ("get", "GET one task"),
+    ("list", "GET list, default page"),
+    ("list_filtered", "GET list, filters + q + sort"),
+    ("create", "POST create task"),
+    ("complete", "PATCH complete (toggle)"),
+    ("mix", "mix 60/20/10/10"),
+)
+READS = ("list", "get")
+WRITES = ("create", "update", "complete")
+TARGETS = {
+    "realistic_read_p95_ms": 25.0,
+    "realistic_write_p95_ms": 50.0,
+    "get_ratio": 0.6,
+    "list_ratio": 0.35,
+    "mix_ratio": 0.4,
+    "growth_p50_ratio": 1.5,
+    "worker_rss_mb": 100.0,
+}
+
+
+@dataclass
+class Settings:
+    quick: bool
+    database_url: str
+    users: int
+    tasks_per_user: int
+    saturation_seconds: int
+    realistic_seconds: int
+    growth_seconds: int
+    connections: int
+    threads: int
+    realistic_users: int
+    profile_seconds: int
+    strict: bool
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- tools ------------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    """wrk from Debian, installed when missing (the bench machine is a root CI box)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise SystemExit("wrk is missing: sudo apt-get install -y wrk")
+    log("installing wrk (apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=300)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, timeout=300)
+    return shutil.which("wrk") or "wrk"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# --- the server and its memory ----------------------------------------------------------------
+
+
+class MemorySampler(threading.Thread):
+    """Peak RSS of every gunicorn worker (and the master), sampled twice a second, per phase."""
+
+    def __init__(self, master_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.master = psutil.Process(master_pid)
+        self.phase = "start"
+        self.peak: dict[int, tuple[int, str]] = {}
+        self.peak_uss: dict[int, int] = {}
+        self.master_peak = 0
+        self.stop_event = threading.Event()
+        self.samples = 0
+
+    def run(self) -> None:
+        tick = 0
+        while not self.stop_event.wait(0.5):
+            tick += 1
+            try:
+                self.master_peak = max(self.master_peak, self.master.memory_info().rss)
+                children = self.master.children()
+            except psutil.Error:
+                continue
+            for child in children:
+                try:
+                    rss = child.memory_info().rss
+                    if rss > self.peak.get(child.pid, (0, ""))[0]:
+                        self.peak[child.pid] = (rss, self.phase)
+                    if tick % 10 == 0:  # USS reads smaps: every 5 s is plenty
+                        uss = child.memory_full_info().uss
+                        self.peak_uss[child.pid] = max(self.peak_uss.get(child.pid, 0), uss)
+                except psutil.Error:
+                    continue
+            self.samples += 1
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=5)
+
+
+@contextmanager
+def gunicorn(settings: Settings, log_path: Path):
+    """The production configuration: gunicorn.conf.py, APP_ENV=production, on a free port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "DATABASE_URL": settings.database_url,
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "RATELIMIT_ENABLED": "false",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        # The app logs one JSON line per request at INFO: at thousands of requests a second
+        # that would measure stdout, so the bench logs warnings and errors only.
+        "LOG_LEVEL": "WARNING",
+        # A full run lasts longer than the 15-minute default access token.
+        "JWT_ACCESS_TOKEN_MINUTES": "120",
+    }
+    # The production worker count (WEB_CONCURRENCY, when the caller sets it, is respected);
+    # nothing from the caller's shell may reroute the limiter or override gunicorn.conf.py.
+    for name in ("RATELIMIT_STORAGE_URI", "GUNICORN_CMD_ARGS"):
+        env.pop(name, None)
+    output = open(log_path, "wb")  # noqa: SIM115 - closed below, after the process
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"gunicorn exited with {process.returncode}: see {log_path}")
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"gunicorn did not become ready in 60 s: see {log_path}")
+            time.sleep(0.2)
+        yield base, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        output.close()
+
+
+# --- users, tokens and tasks ------------------------------------------------------------------
+
+
+def log_in(base: str, emails: list[str]) -> dict[str, dict[str, str]]:
+    """Tokens through the API, as clients get them (Argon2 verify: a few at a time)."""
+
+    def one(email: str) -> tuple[str, dict[str, str]]:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            answer = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+            answer.raise_for_status()
+            data = answer.json()["data"]
+            return email, {"id": data["user"]["id"], "token": data["access_token"]}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(one, emails))
+
+
+def pick_tasks(url: str, user_ids: list[str], per_user: int) -> dict[str, list[str]]:
+    """A fixed sample of each user's loaded tasks, for GET, update and complete."""
+    picked: dict[str, list[str]] = {}
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        for user_id in user_ids:
+            rows = conn.execute(
+                "SELECT id FROM tasks WHERE user_id = %s AND title NOT LIKE 'Bench new task%%'"
+                " ORDER BY md5(id::text) LIMIT %s",
+                (user_id, per_user),
+            ).fetchall()
+            picked[user_id] = [str(row[0]) for row in rows]
+    return picked
+
+
+def remove_created_tasks(url: str) -> int:
+    """Tasks that earlier runs created; removed so that every run starts from the same data."""
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        deleted = conn.execute(
+            "DELETE FROM tasks WHERE user_id IN (SELECT id FROM users WHERE email LIKE 'user%%')"
+            " AND title LIKE 'Bench new task%%'"
+        ).rowcount
+        conn.execute("DELETE FROM login_sessions")
+    if deleted:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute("VACUUM (ANALYZE) tasks, task_tags")
+    return deleted
+
+
+def write_tokens(path: Path, users: list[tuple[str, str, list[str]]]) -> None:
+    path.write_text(
+        "".join(f"{user_id} {token} {' '.join(tasks)}\n" for user_id, token, tasks in users)
+    )
+
+
+# --- load generators --------------------------------------------------------------------------
+
+
+def run_wrk(
+    wrk: str,
+    base: str,
+    scenario: str,
+    tokens: Path,
+    *,
+    seconds: int,
+    connections: int,
+    threads: int,
+) -> dict[str, Any]:
+    command = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH / "wrk.lua"),
+        base,
+        "--",
+        scenario,
+        str(tokens),
+        str(threads),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            result = json.loads(line[len("BENCH_JSON ") :])
+            break
+    else:
+        raise SystemExit(f"wrk {scenario} failed:\n{done.stdout}\n{done.stderr}")
+    seconds_run = result["duration_us"] / 1e6
+    socket_errors = sum(
+        result[key] for key in ("connect_errors", "read_errors", "write_errors", "timeouts")
+    )
+    return {
+        "scenario": scenario,
+        "requests": result["requests"],
+        "seconds": round(seconds_run, 2),
+        "rps": round(result["requests"] / seconds_run, 1),
+        "p50_ms": result["p50_us"] / 1000,
+        "p95_ms": result["p95_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "max_ms": result["max_us"] / 1000,
+        "non_2xx": result["status_errors"],
+        "socket_errors": socket_errors,
+        "sent": result.get("sent") or None,
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (exact on the raw samples)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, int(-(-share * len(ordered) // 1)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def run_locust(base: str, tokens: Path, settings: Settings) -> dict[str, Any]:
+    out = DATA / "locust.json"
+    out.unlink(missing_ok=True)
+    env = {**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_LOCUST_OUT": str(out)}
+    users = settings.realistic_users
+    command = [
+        str(BIN / "locust"),
+        "-f",
+        str(BENCH / "locustfile.py"),
+        "--headless",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{settings.realistic_seconds}s",
+        "--stop-timeout",
+        "5",
+        "-H",
+        base,
+        "--exit-code-on-error",
+        "0",
+    ]
+    started = time.monotonic()
+    done = subprocess.run(
+        command,
+        env=env,
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=settings.realistic_seconds + 120,
+    )
+    elapsed = time.monotonic() - started
+    if not out.exists():
+        raise SystemExit(f"locust wrote no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    raw = json.loads(out.read_text())
+    # An exception inside a locust task is logged, not counted as a request failure.
+    crashes = done.stderr.count("Traceback") + done.stdout.count("Traceback")
+    if crashes:
+        raw["failures"]["locust task crashed"] = crashes
+        raw["examples"].append(done.stderr[-1500:])
+    samples: dict[str, list[float]] = raw["samples_ms"]
+    failures: dict[str, int] = raw["failures"]
+    rows = []
+    groups = {name: [name] for name in ("list", "get", "create", "update", "complete")}
+    groups["reads"] = list(READS)
+    groups["writes"] = list(WRITES)
+    groups["all"] = [*READS, *WRITES]
+    for group, names in groups.items():
+        values = [value for name in names for value in samples.get(name, [])]
+        rows.append(
+            {
+                "endpoint": group,
+                "requests": len(values),
+                "rps": round(len(values) / settings.realistic_seconds, 1),
+                "p50_ms": round(percentile(values, 0.50), 1),
+                "p95_ms": round(percentile(values, 0.95), 1),
+                "p99_ms": round(percentile(values, 0.99), 1),
+                "mean_ms": round(statistics.fmean(values), 1) if values else None,
+                "errors": sum(failures.get(name, 0) for name in names)
+                + (failures.get("locust task crashed", 0) if group == "all" else 0),
+            }
+        )
+    return {
+        "users": users,
+        "seconds": settings.realistic_seconds,
+        "wall_seconds": round(elapsed, 1),
+        "rows": rows,
+        "failure_examples": raw["examples"],
+    }
+
+
+def profile(master_pid: int, out: Path, seconds: int) -> subprocess.Popen:
+    """py-spy over every worker (sampling, non-blocking) while a load runs."""
+    return subprocess.Popen(
+        [
+            str(BIN / "py-spy"),
+            "record",
+            "--pid",
+            str(master_pid),
+            "--subprocesses",
+            "--nonblocking",
+            "--duration",
+            str(seconds),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def summarize_profile(path: Path, top: int = 15) -> dict[str, list[tuple[str, float]]]:
+    """Self and inclusive shares of the hottest frames in a py-spy raw (collapsed) file."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        frames = [frame for frame in stack.split(";") if not frame.startswith("process ")]
+        total += count
+        if frames:
+            own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    if not total:
+        return {"self": [], "inclusive": []}
+
+    def share(counter: Counter[str]) -> list[tuple[str, float]]:
+        return [(frame, round(100 * n / total, 1)) for frame, n in counter.most_common(top)]
+
+    return {"self": share(own), "inclusive": share(inclusive)}
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    saturation: list[dict[str, Any]] = field(default_factory=list)
+    realistic: dict[str, Any] = field(default_factory=dict)
+    growth: list[dict[str, Any]] = field(default_factory=list)
+    memory: list[dict[str, Any]] = field(default_factory=list)
+    profiles: dict[str, Any] = field(default_factory=dict)
+
+
+def preflight(base: str, user: tuple[str, str, list[str]]) -> None:
+    """One request per scenario must succeed before any load runs (a wrong URL would otherwise
+    measure 404s very fast)."""
+    user_id, token, tasks = user
+    auth = {"Authorization": f"Bearer {token}"}
+    api = f"/api/{user_id}/tasks"
+    checks = [
+        ("GET", "/health/live", None),
+        ("GET", "/health/ready", None),
+        ("GET", f"{api}/{tasks[0]}", None),
+        ("GET", api, None),
+        ("GET", api + "?status=pending&priority=high&priority=medium&q=report&sort=due_at", None),
+        ("PATCH", f"{api}/{tasks[0]}", {"priority": "low"}),
+        ("PATCH", f"{api}/{tasks[0]}/complete", {}),
+        ("PATCH", f"{api}/{tasks[0]}/complete", {}),
+    ]
+    with httpx.Client(base_url=base, timeout=10, headers=auth) as client:
+        for method, path, body in checks:
+            answer = client.request(method, path, json=body)
+            if not 200 <= answer.status_code < 300:
+                raise SystemExit(f"preflight {method} {path}: {answer.status_code} {answer.text}")
+
+
+def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
+    wrk = ensure_wrk()
+    DATA.mkdir(exist_ok=True)
+    RESULTS.mkdir(exist_ok=True)
+    info: dict[str, Any] = {}
+    load = ensure_loaded(settings.database_url, Dataset(settings.users, settings.tasks_per_user))
+    info["load"] = load
+    removed = remove_created_tasks(settings.database_url)
+    info["removed_tasks_of_earlier_runs"] = removed
+    results = Results()
+    log_path = DATA / "gunicorn.log"
+    with gunicorn(settings, log_path) as (base, process):
+        sampler = MemorySampler(process.pid)
+        sampler.start()
+        info["workers"] = len(psutil.Process(process.pid).children())
+        log(f"gunicorn ready at {base} with {info['workers']} workers")
+
+        emails = [email_of(i) for i in range(1, min(settings.users, 100) + 1)]
+        growth_emails = [growth_email(size) for size in GROWTH_SIZES]
+        sampler.phase = "login"
+        started = time.monotonic()
+        logged = log_in(base, emails + growth_emails)
+        log(f"logged {len(logged)} users in through the API in {time.monotonic() - started:.1f}s")
+        ids = [logged[email]["id"] for email in emails]
+        tasks = pick_tasks(settings.database_url, ids, TASKS_PER_USER_PICKED)
+        users = [(logged[e]["id"], logged[e]["token"], tasks[logged[e]["id"]]) for e in emails]
+        tokens = DATA / "tokens.txt"
+        write_tokens(tokens, users)
+        preflight(base, users[0])
+
+        wrk_options = {"connections": settings.connections, "threads": settings.threads}
+        sampler.phase = "warm-up"
+        run_wrk(wrk, base, "mix", tokens, seconds=3, **wrk_options)
+        for scenario, label in SATURATION:
+            sampler.phase = f"saturation {scenario}"
+            row = run_wrk(
+                wrk, base, scenario, tokens, seconds=settings.saturation_seconds, **wrk_options
+            )
+            row["label"] = label
+            results.saturation.append(row)
+            log(
+                f"{label:34} {row['rps']:8.1f} req/s  p50 {row['p50_ms']:.1f} ms"
+                f"  p99 {row['p99_ms']:.1f} ms  non-2xx {row['non_2xx']}"
+            )
+        ready = next(r["rps"] for r in results.saturation if r["scenario"] == "ready")
+        for row in results.saturation:
+            row["vs_ready"] = round(row["rps"] / ready, 2) if ready else None
+
+        if settings.profile_seconds:
+            for scenario in ("list", "mix"):
+                sampler.phase = f"profile {scenario}"
+                out = DATA / f"profile-{scenario}.txt"
+                spy = profile(process.pid, out, settings.profile_seconds)
+                time.sleep(1)
+                run_wrk(
+                    wrk, base, scenario, tokens, seconds=settings.profile_seconds + 2, **wrk_options
+                )
+                spy.wait(timeout=60)
+                if out.exists():
+                    results.profiles[scenario] = summarize_profile(out)
+                    log(f"profile of {scenario}: {out}")
+
+        sampler.phase = "realistic"
+        log(f"realistic load: {settings.realistic_users} users x ~1 req/s")
+        results.realistic = run_locust(base, tokens, settings)
+
+        sampler.phase = "growth"
+        for size in GROWTH_SIZES:
+            email = growth_email(size)
+            growth_tokens = DATA / f"tokens-growth-{size}.txt"
+            write_tokens(growth_tokens, [(logged[email]["id"], logged[email]["token"], [])])
+            row = run_wrk(
+                wrk,
+                base,
+                "growth",
+                growth_tokens,
+                seconds=settings.growth_seconds,
+                connections=1,
+                threads=1,
+            )
+            row["tasks"] = size
+            results.growth.append(row)
+        small = results.growth[0]["p50_ms"]
+        for row in results.growth:
+            row["vs_smallest"] = round(row["p50_ms"] / small, 2) if small else None
+
+        sampler.stop()
+        for pid, (rss, phase) in sorted(sampler.peak.items()):
+            results.memory.append(
+                {
+                    "pid": pid,
+                    "peak_rss_mb": round(rss / 2**20, 1),
+                    "peak_phase": phase,
+                    "peak_uss_mb": round(sampler.peak_uss.get(pid, 0) / 2**20, 1),
+                }
+            )
+        info["master_peak_rss_mb"] = round(sampler.master_peak / 2**20, 1)
+        info["memory_samples"] = sampler.samples
+    errors = [line for line in log_path.read_text(errors="replace").splitlines() if "ERROR" in line]
+    info["server_error_lines"] = len(errors)
+    info["server_error_examples"] = errors[:5]
+    return results, info
+
+
+# --- verdicts and the table -------------------------------------------------------------------
+
+
+def verdicts(results: Results) -> list[dict[str, Any]]:
+    by = {row["scenario"]: row for row in results.saturation}
+    realistic = {row["endpoint"]: row for row in results.realistic["rows"]}
+    checks: list[dict[str, Any]] = []
+
+    def check(name: str, value: Any, target: str, met: bool) -> None:
+        checks.append({"target": name, "value": value, "goal": target, "met": bool(met)})
+
+    check(
+        "realistic p95, reads",
+        f"{realistic['reads']['p95_ms']} ms",
+        f"<= {TARGETS['realistic_read_p95_ms']:.0f} ms",
+        realistic["reads"]["p95_ms"] <= TARGETS["realistic_read_p95_ms"],
+    )
+    check(
+        "realistic p95, writes",
+        f"{realistic['writes']['p95_ms']} ms",
+        f"<= {TARGETS['realistic_write_p95_ms']:.0f} ms",
+        realistic["writes"]["p95_ms"] <= TARGETS["realistic_write_p95_ms"],
+    )
+    check("realistic errors", realistic["all"]["errors"], "0", realistic["all"]["errors"] == 0)
+    for scenario, key in (("get", "get_ratio"), ("list", "list_ratio"), ("mix", "mix_ratio")):
+        ratio = by[scenario]["vs_ready"]
+        check(
+            f"saturation {scenario} / ready",
+            f"{ratio}x",
+            f">= {TARGETS[key]}x",
+            ratio >= TARGETS[key],
+        )
+    bad = sum(row["non_2xx"] + row["socket_errors"] for row in results.saturation)
+    check("saturation non-2xx + socket errors", bad, "0", bad == 0)
+    ratio = results.growth[-1]["vs_smallest"]
+    check(
+        f"growth p50 {results.growth[-1]['tasks']:,} / {results.growth[0]['tasks']} tasks",
+        f"{ratio}x",
+        f"<= {TARGETS['growth_p50_ratio']}x",
+        ratio <= TARGETS["growth_p50_ratio"],
+    )
+    peak = max(row["peak_rss_mb"] for row in results.memory)
+    check(
+        "peak worker RSS",
+        f"{peak} MB",
+        f"<= {TARGETS['worker_rss_mb']:.0f} MB",
+        peak <= TARGETS["worker_rss_mb"],
+    )
+    return checks
+
+
+WIDTHS = (11, 38, 9, 8, 8, 8, 7, 14)
+
+
+def table_line(*cells: Any) -> str:
+    """One row: text left-aligned in the first two columns, figures right-aligned after."""
+    out = []
+    for index, (cell, width) in enumerate(zip(cells, WIDTHS, strict=True)):
+        if cell is None:
+            text = ""
+        elif isinstance(cell, float):
+            text = f"{cell:.1f}"
+        else:
+            text = str(cell)
+        out.append(text.ljust(width) if index < 2 else text.rjust(width))
+    return " ".join(out)
+
+
+def table(results: Results, checks: list[dict[str, Any]], header: str) -> str:
+    columns = table_line("step", "case", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "note")
+    rule = "-" * len(columns)
+    lines = [header, rule, columns, rule]
+    for r in results.saturation:
+        errors = r["non_2xx"] + r["socket_errors"]
+        note = f"{r['vs_ready']:.2f}x ready"
+        lines.append(
+            table_line(
+                "saturation",
+                r["label"],
+                r["rps"],
+                r["p50_ms"],
+                r["p95_ms"],
+                r["p99_ms"],
+                errors,
+                note,
+            )
+        )
+    lines.append(rule)
+    for r in results.realistic["rows"]:
+        lines.append(
+            table_line(
+                "realistic",
+                r["endpoint"],
+                r["rps"],
+                r["p50_ms"],
+                r["p95_ms"],
+                r["p99_ms"],
+                r["errors"],
+                f"n={r['requests']}",
+            )
+        )
+    lines.append(rule)
+    for r in results.growth:
+        errors = r["non_2xx"] + r["socket_errors"]
+        case = f"list, user with {r['tasks']:,} tasks"
+        note = f"{r['vs_smallest']:.2f}x p50"
+        lines.append(
+            table_line(
+                "growth", case, r["rps"], r["p50_ms"], r["p95_ms"], r["p99_ms"], errors, note
+            )
+        )
+    lines.append(rule)
+    for r in results.memory:
+        lines.append(
+            f"{'memory':11} worker pid {r['pid']:<27} peak RSS {r['peak_rss_mb']:.1f} MB"
+            f" (USS {r['peak_uss_mb']:.1f} MB) during {r['peak_phase']}"
+        )
+    lines.append(rule)
+    for c in checks:
+        mark = "met   " if c["met"] else "MISSED"
+        lines.append(
+            f"{'target':11} {mark} {c['target']:40} {str(c['value']):>14}  goal {c['goal']}"
+        )
+    lines.append(rule)
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 users x 1,000 tasks, 5 s runs")
+    parser.add_argument("--database-url", help="default: taskapi_bench (taskapi_bench_quick)")
+    parser.add_argument("--seconds", type=int, help="each saturation run (20, quick 5)")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="S", help="py-spy list and mix for S seconds"
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 on a missed speed target too")
+    args = parser.parse_args()
+    quick = args.quick
+    settings = Settings(
+        quick=quick,
+        database_url=args.database_url
+        or os.environ.get("BENCH_QUICK_DATABASE_URL" if quick else "BENCH_DATABASE_URL")
+        or (QUICK_URL if quick else FULL_URL),
+        users=10 if quick else 1_000,
+        tasks_per_user=1_000,
+        saturation_seconds=args.seconds or (5 if quick else 20),
+        realistic_seconds=10 if quick else 60,
+        growth_seconds=3 if quick else 10,
+        connections=100,
+        threads=2,
+        realistic_users=100,
+        profile_seconds=args.profile,
+        strict=args.strict,
+    )
+    started = time.monotonic()
+    results, info = bench(settings)
+    elapsed = round(time.monotonic() - started, 1)
+    checks = verdicts(results)
+    cores = os.cpu_count()
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    commit = git_commit()
+    mode = "bench-quick" if quick else "bench"
+    header = (
+        f"Task API benchmark ({mode}) {date}, {cores} cores, commit {commit[:12]}; "
+        f"{settings.users:,} users x {settings.tasks_per_user:,} tasks, "
+        f"{info['workers']} gunicorn workers\n"
+        f"saturation: wrk -t{settings.threads} -c{settings.connections} "
+        f"{settings.saturation_seconds}s each, per-thread round-robin over "
+        f"{min(settings.users, 100)} users' tokens; realistic: locust {settings.realistic_users} "
+        f"users x constant_throughput(1), {settings.realistic_seconds}s; growth: wrk -c1 "
+        f"{settings.growth_seconds}s\n"
+        f"server: APP_ENV=production, rate limits off, LOG_LEVEL=WARNING (no per-request access "
+        f"log), access tokens 120 min; load generators share the 2 cores"
+    )
+    output = table(results, checks, header)
+    print()
+    print(output)
+    failed = sum(
+        row["non_2xx"] + row["socket_errors"] for row in results.saturation + results.growth
+    )
+    failed += next(r["errors"] for r in results.realistic["rows"] if r["endpoint"] == "all")
+    outcome = f"FAILED: {failed} failed requests" if failed else "no failed requests"
+    print(f"bench took {elapsed:.0f}s; {outcome}")
+
+    report = {
+        "mode": mode,
+        "date": date,
+        "cores": cores,
+        "git_commit": commit,
+        "seconds": elapsed,
+        "settings": settings.__dict__,
+        "info": info,
+        "saturation": results.saturation,
+        "realistic": results.realistic,
+        "growth": results.growth,
+        "memory": results.memory,
+        "targets": checks,
+        "profiles": results.profiles,
+        "failed_requests": failed,
+        "table": output,
+    }
+    name = "latest-quick.json" if quick else "latest.json"
+    (RESULTS / name).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"wrote {RESULTS / name}")
+    if failed:
+        return 1
+    if settings.strict and not all(c["met"] for c in checks):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
