@@ -53,8 +53,14 @@ class Register(MethodView):
     @blp.arguments(RegisterSchema)
     @blp.response(201, AuthResultEnvelope)
     @errors(blp, 409, body=True)
+    @blp.doc(operationId="register")
     def post(self, data: dict) -> dict:
-        """Create an account and log it in."""
+        """Create an account and log it in.
+
+        The email is compared case-insensitively and stored lower-cased: an existing account is
+        409 `email_taken`. The password is stored only as a slow salted hash. Answers the user
+        and the token pair of a new session. Limited per client address and per email.
+        """
         result = service.register_user(**data, user_agent=request.user_agent.string)
         g.user_id = result.user.id
         return {"data": result.as_dict()}
@@ -67,8 +73,14 @@ class Login(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, AuthResultEnvelope)
     @errors(blp, 401, body=True)
+    @blp.doc(operationId="login")
     def post(self, data: dict) -> dict:
-        """Log in with email and password; opens a new session."""
+        """Log in with email and password; opens a new session.
+
+        A wrong password and an unknown email get the same 401 `invalid_credentials`. Answers
+        the user and the token pair of the new session (its id is the tokens' `sid` claim).
+        Limited per client address and per email.
+        """
         result = service.log_in(**data, user_agent=request.user_agent.string)
         g.user_id = result.user.id
         return {"data": result.as_dict()}
@@ -79,8 +91,14 @@ class Refresh(MethodView):
     @jwt_required(refresh=True)
     @blp.response(200, AuthResultEnvelope)
     @errors(blp, auth=True)
+    @blp.doc(operationId="refreshTokens")
     def post(self) -> dict:
-        """Trade the refresh token (as bearer) for a new access and refresh token."""
+        """Trade the refresh token (as bearer) for a new access and refresh token.
+
+        Refresh rotates: the presented refresh token is spent. Presenting a spent one again is
+        treated as theft: 401 `token_revoked`, and the whole session, access tokens included,
+        is revoked.
+        """
         claims = get_jwt()
         tokens = service.rotate_refresh_token(
             user_id=current_user.id, session_id=_token_session_id(), jti=claims["jti"]
@@ -93,8 +111,12 @@ class Me(MethodView):
     @jwt_required()
     @blp.response(200, UserEnvelope)
     @errors(blp, auth=True)
+    @blp.doc(operationId="getMe")
     def get(self) -> dict:
-        """The account the access token belongs to."""
+        """The account the access token belongs to.
+
+        Its `id` is the `{user_id}` that every task and tag path starts with.
+        """
         return {"data": current_user}
 
 
@@ -103,8 +125,13 @@ class Logout(MethodView):
     @jwt_required()
     @blp.response(204)
     @errors(blp, auth=True)
+    @blp.doc(operationId="logout")
     def post(self) -> None:
-        """Revoke this session: its access and refresh tokens stop working at once."""
+        """Revoke this session: its access and refresh tokens stop working at once.
+
+        Revocation is stored in the database, so it holds at once in every worker and instance:
+        the next call with either token is 401 `token_revoked`.
+        """
         service.revoke_session(user_id=current_user.id, session_id=_token_session_id())
 
 
@@ -113,8 +140,13 @@ class Sessions(MethodView):
     @jwt_required()
     @blp.response(200, SessionListEnvelope)
     @errors(blp, auth=True)
+    @blp.doc(operationId="listSessions")
     def get(self) -> dict:
-        """The account's live sessions (logins not revoked or expired), newest first."""
+        """The account's live sessions (logins not revoked or expired), newest first.
+
+        A session's `id` is the `sid` claim of its tokens; `current` marks the one this
+        request's token belongs to.
+        """
         current_sid = _token_session_id()
         sessions = service.list_live_sessions(user_id=current_user.id)
         data = [
@@ -135,8 +167,13 @@ class SessionById(MethodView):
     @jwt_required()
     @blp.response(204)
     @errors(blp, 404, auth=True)
+    @blp.doc(operationId="revokeSession")
     def delete(self, session_id: uuid.UUID) -> None:
-        """Revoke one session, for instance a lost device's."""
+        """Revoke one session, for instance a lost device's.
+
+        Its access and refresh tokens stop working at once. A session that is not one of the
+        account's live sessions is 404.
+        """
         if not service.revoke_session(user_id=current_user.id, session_id=session_id):
             raise ApiError(404)
 
@@ -147,6 +184,11 @@ class PasswordChange(MethodView):
     @blp.arguments(PasswordChangeSchema)
     @blp.response(204)
     @errors(blp, auth=True, body=True)
+    @blp.doc(operationId="changePassword")
     def post(self, data: dict) -> None:
-        """Change the password; every other session is signed out."""
+        """Change the password; every other session is signed out.
+
+        A wrong `current_password` is 401 `invalid_credentials`. The session of this request
+        stays signed in.
+        """
         service.change_password(user=current_user, **data, keep_session_id=_token_session_id())

@@ -22,8 +22,13 @@ class HealthSchema(ma.Schema):
 class Live(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(500, response="INTERNAL_SERVER_ERROR")
+    @blp.doc(operationId="checkLiveness")
     def get(self) -> dict:
-        """200 while the process serves requests."""
+        """200 while the process serves requests.
+
+        Does no I/O at all, not even a database call: use it as the liveness probe. Not rate
+        limited.
+        """
         return {"status": "ok"}
 
 
@@ -32,8 +37,13 @@ class Ready(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(500, response="INTERNAL_SERVER_ERROR")
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+    @blp.doc(operationId="checkReadiness")
     def get(self) -> dict:
-        """200 when the database answers and its schema is at the newest migration."""
+        """200 when the database answers and its schema is at the newest migration.
+
+        Otherwise 503 `service_unavailable` with `Retry-After`, the reason in `detail`: use it
+        as the readiness probe. Not rate limited.
+        """
         ready, reason = database_state()
         if not ready:
             raise ApiError(503, detail=reason, headers={"Retry-After": RETRY_AFTER_SECONDS})

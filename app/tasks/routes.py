@@ -71,8 +71,16 @@ class Tasks(MethodView):
     @blp.arguments(TaskQueryArgsSchema, location="query", unknown=ma.RAISE)
     @blp.response(200, TaskListEnvelope, headers=LINK_HEADER)
     @errors(blp, 403, 400, 422, auth=True)
+    @blp.doc(operationId="listTasks")
     def get(self, args: dict, user_id: uuid.UUID) -> Any:
-        """List the user's tasks: filters, full-text search, sort and keyset pages."""
+        """List the user's tasks: filters, full-text search, sort and keyset pages.
+
+        Filters combine: `priority` matches any value given, `tag` needs every tag named,
+        `due_before` and `due_after` are strict and never match a task without `due_at`, `q` is
+        PostgreSQL full-text search over title and description. `meta.count` counts every
+        matching task; pass `meta.next_cursor` as `cursor` for the next page (the `Link` header
+        holds the same URL). Unknown parameters are 422.
+        """
         filters = service.TaskFilters(
             status=args["status"],
             priorities=tuple(args.get("priority", ())),
@@ -98,8 +106,13 @@ class Tasks(MethodView):
     @blp.arguments(TaskCreateSchema)
     @blp.response(201, TaskEnvelope, headers={**LOCATION_HEADER, **ETAG_HEADER})
     @errors(blp, 403, auth=True, body=True)
+    @blp.doc(operationId="createTask")
     def post(self, data: dict, user_id: uuid.UUID) -> Any:
-        """Create a task."""
+        """Create a task.
+
+        Omitted optional fields take their defaults; tag names the user does not have yet
+        create the tag. Answers 201 with the task's `Location` and `ETag`.
+        """
         task = service.create_task(user_id=user_id, data=data)
         body, headers = _with_etag(task)
         headers["Location"] = url_for("tasks.TaskById", user_id=user_id, task_id=task.id)
@@ -114,8 +127,13 @@ class TaskById(MethodView):
     @blp.alt_response(304, description="Not Modified: the task still has the If-None-Match ETag.")
     @blp.doc(parameters=[IF_NONE_MATCH])
     @errors(blp, 403, 404, auth=True)
+    @blp.doc(operationId="getTask")
     def get(self, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
-        """Get one task, with its ETag."""
+        """Get one task, with its ETag.
+
+        With `If-None-Match` holding the current ETag, 304 and no body. Another user's task, a
+        deleted one and a malformed id are all 404.
+        """
         task = service.get_user_task(user_id=user_id, task_id=task_id)
         etag = service.etag_of(task)
         if request.if_none_match.contains_weak(etag.strip('"')):
@@ -126,8 +144,13 @@ class TaskById(MethodView):
     @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
     @blp.doc(parameters=[IF_MATCH])
     @errors(blp, 403, 404, 412, auth=True, body=True)
+    @blp.doc(operationId="replaceTask")
     def put(self, data: dict, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
-        """Replace the task's writable fields (omitted optional fields return to defaults)."""
+        """Replace the task's writable fields (omitted optional fields return to defaults).
+
+        With `If-Match`, 412 when the task changed since that ETag; without it the last write
+        wins.
+        """
         task = service.update_task(
             user_id=user_id, task_id=task_id, changes=data, if_match=_if_match()
         )
@@ -137,8 +160,13 @@ class TaskById(MethodView):
     @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
     @blp.doc(parameters=[IF_MATCH])
     @errors(blp, 403, 404, 412, auth=True, body=True)
+    @blp.doc(operationId="updateTask")
     def patch(self, data: dict, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
-        """Update the writable fields given; the others keep their values."""
+        """Update the writable fields given; the others keep their values.
+
+        `null` clears `description` and `due_at`; `{}` changes nothing. With `If-Match`, 412
+        when the task changed since that ETag; without it the last write wins.
+        """
         task = service.update_task(
             user_id=user_id, task_id=task_id, changes=data, if_match=_if_match()
         )
@@ -147,8 +175,13 @@ class TaskById(MethodView):
     @blp.response(204)
     @blp.doc(parameters=[IF_MATCH])
     @errors(blp, 403, 404, 412, auth=True)
+    @blp.doc(operationId="deleteTask")
     def delete(self, user_id: uuid.UUID, task_id: uuid.UUID) -> None:
-        """Delete the task."""
+        """Delete the task.
+
+        With `If-Match`, 412 when the task changed since that ETag; without it the last write
+        wins.
+        """
         service.delete_task(user_id=user_id, task_id=task_id, if_match=_if_match())
 
 
@@ -156,12 +189,19 @@ class TaskById(MethodView):
 class TaskCompletion(MethodView):
     decorators = [owner_only]
 
-    @blp.arguments(TaskCompletionSchema)
+    # Documents what the contract says: no body at all toggles, as `{}` does.
+    @blp.arguments(TaskCompletionSchema, required=False)
     @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
     @blp.doc(parameters=[IF_MATCH])
     @errors(blp, 403, 404, 412, auth=True, body=True)
+    @blp.doc(operationId="completeTask")
     def patch(self, data: dict, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
-        """Mark the task completed or pending (`is_completed`), or toggle it (empty body)."""
+        """Mark the task completed or pending (`is_completed`), or toggle it (empty body).
+
+        The server sets `completed_at` when the task becomes completed and clears it when it
+        becomes pending; setting the value the task already has changes nothing. With
+        `If-Match`, 412 when the task changed since that ETag.
+        """
         task = service.complete_task(
             user_id=user_id,
             task_id=task_id,
