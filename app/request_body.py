@@ -28,7 +28,16 @@ def check_json_body() -> None:
     except Exception as error:
         if getattr(error, "code", None) == 413:
             raise
-        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from error
+        # The parser's own words say where the body is wrong (it may also be a number beyond
+        # a double's range, which orjson refuses); they quote nothing but the client's input.
+        # Outside debug mode Flask re-raises a generic BadRequest from werkzeug's, which holds
+        # the parser's message in its description.
+        cause = error.__cause__ or error
+        reason = str(getattr(cause, "description", cause))
+        reason = reason.removeprefix("Failed to decode JSON object: ")[:200]
+        raise ApiError(
+            400, "invalid_json", f"The request body is not valid JSON: {reason}"
+        ) from error
 
 
 def init_request_body_checks(app: Flask) -> None:

@@ -32,7 +32,10 @@ class StrictBoolean(ma.fields.Boolean):
 class UtcDateTime(ma.fields.DateTime):
     """RFC 3339 with a zone in, UTC with a `Z` out; a time without a zone is refused."""
 
-    default_error_messages = {"naive": "Must include a time zone (for example Z or +02:00)."}
+    default_error_messages = {
+        "naive": "Must include a time zone (for example Z or +02:00).",
+        "range": "Must be between years 1 and 9999 in UTC.",
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="iso", **kwargs)
@@ -46,4 +49,8 @@ class UtcDateTime(ma.fields.DateTime):
         parsed = super()._deserialize(value, attr, data, **kwargs)
         if parsed.tzinfo is None:
             raise self.make_error("naive")
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            # 0001-01-01T00:00+14:00 and 9999-12-31T23:59-14:00 have no UTC datetime.
+            raise self.make_error("range") from None
