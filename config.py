@@ -64,6 +64,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "taskapi"),
         "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # /metrics: 404 unless enabled; with a token, it also wants `Authorization: Bearer ...`.
+        "METRICS_ENABLED": _bool("METRICS_ENABLED", False),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
     }
     if overrides:
         config.update(overrides)

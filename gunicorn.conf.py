@@ -3,8 +3,11 @@
 Command-line flags and GUNICORN_CMD_ARGS override anything set here.
 """
 
+import glob
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
@@ -32,6 +35,29 @@ control_socket_disable = True
 # Each worker needs a pool as large as its threads, plus room for a health check.
 os.environ.setdefault("DB_POOL_SIZE", str(threads + 1))
 
+# Metrics (app/metrics.py): every worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR
+# and a scrape sums them. prometheus_client reads the variable when the preloaded app imports
+# it, so it is settled here. Unset, this master uses a private directory, removed at exit (a
+# directory inherited from another master's, as after a USR2 upgrade, is not shared).
+_AUTO_METRICS_PREFIX = os.path.join(tempfile.gettempdir(), "taskapi-metrics-")
+_AUTO_METRICS_DIR = f"{_AUTO_METRICS_PREFIX}{os.getpid()}"
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def _metrics_enabled() -> bool:
+    """METRICS_ENABLED as config.py will read it: the environment, else .env."""
+    from dotenv import dotenv_values
+
+    dotenv = dotenv_values(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
+    value = os.environ.get("METRICS_ENABLED") or dotenv.get("METRICS_ENABLED") or ""
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+if _metrics_enabled() and (not _metrics_dir or _metrics_dir.startswith(_AUTO_METRICS_PREFIX)):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir = _AUTO_METRICS_DIR
+if _metrics_dir:
+    os.makedirs(_metrics_dir, exist_ok=True)
+
 
 def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     """Connections opened in the master must not be shared by forked workers."""
@@ -40,3 +66,24 @@ def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     app = worker.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)
+
+
+def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
+    """Counters left by a previous run would be added to this one's: start from none."""
+    if _metrics_dir:
+        for path in glob.glob(os.path.join(_metrics_dir, "*.db")):
+            os.remove(path)
+
+
+def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """A dead worker's counters still count; its live gauges (pool in use) must not."""
+    if _metrics_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, _metrics_dir)
+
+
+def on_exit(server):  # noqa: ARG001 - gunicorn's hook signature
+    """The private metrics directory, if this master made one, goes with it."""
+    if _metrics_dir == _AUTO_METRICS_DIR:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
