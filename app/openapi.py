@@ -34,7 +34,11 @@ class ProblemSchema(ma.Schema):
         }
     )
     request_id = ma.fields.String(
-        allow_none=True, metadata={"description": "Matches X-Request-ID and the log line."}
+        allow_none=True,
+        metadata={
+            "description": "Matches X-Request-ID and the log line.",
+            "example": "3f0c9a6e1b2d4c5f8a7e6d5c4b3a2910",
+        },
     )
 
 

@@ -55,7 +55,9 @@ class RegisterSchema(ma.Schema):
 
 class LoginSchema(ma.Schema):
     email = Text(
-        required=True, validate=validate.Length(min=1, max=254), metadata={"format": "email"}
+        required=True,
+        validate=validate.Length(min=1, max=254),
+        metadata={"format": "email", "example": "ada@example.com"},
     )
     password = ma.fields.String(
         required=True,
@@ -66,37 +68,59 @@ class LoginSchema(ma.Schema):
 
 class PasswordChangeSchema(ma.Schema):
     current_password = ma.fields.String(
-        required=True, validate=validate.Length(min=1, max=128), metadata={"format": "password"}
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"format": "password", "example": "correct horse battery"},
     )
-    new_password = Password()
+    new_password = Password(metadata={"example": "another long secret"})
 
 
 class UserSchema(ma.Schema):
-    id = ma.fields.UUID(required=True)
-    email = ma.fields.String(required=True, metadata={"format": "email"})
-    name = ma.fields.String(required=True, allow_none=True)
-    created_at = UtcDateTime(required=True)
+    id = ma.fields.UUID(required=True, metadata={"example": "7c9e6679-7425-40de-944b-e07fc1f90ae7"})
+    email = ma.fields.String(
+        required=True, metadata={"format": "email", "example": "ada@example.com"}
+    )
+    name = ma.fields.String(required=True, allow_none=True, metadata={"example": "Ada Lovelace"})
+    created_at = UtcDateTime(required=True, metadata={"example": "2026-11-01T09:30:00Z"})
 
 
 class AuthResultSchema(ma.Schema):
     user = ma.fields.Nested(UserSchema, required=True)
-    access_token = ma.fields.String(required=True)
-    refresh_token = ma.fields.String(required=True)
+    access_token = ma.fields.String(
+        required=True, metadata={"example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIi..."}
+    )
+    refresh_token = ma.fields.String(
+        required=True, metadata={"example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJmcmVz..."}
+    )
     token_type = ma.fields.String(required=True, metadata={"example": "Bearer"})
     expires_in = ma.fields.Integer(
-        required=True, metadata={"description": "Seconds until the access token expires."}
+        required=True,
+        metadata={"description": "Seconds until the access token expires.", "example": 900},
     )
 
 
 class SessionSchema(ma.Schema):
-    id = ma.fields.UUID(required=True, metadata={"description": "The tokens' `sid` claim."})
-    created_at = UtcDateTime(required=True)
-    last_used_at = UtcDateTime(
-        required=True, metadata={"description": "The last login or token refresh."}
+    id = ma.fields.UUID(
+        required=True,
+        metadata={
+            "description": "The tokens' `sid` claim.",
+            "example": "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+        },
     )
-    user_agent = ma.fields.String(required=True, allow_none=True)
+    created_at = UtcDateTime(required=True, metadata={"example": "2026-11-01T09:30:00Z"})
+    last_used_at = UtcDateTime(
+        required=True,
+        metadata={
+            "description": "The last login or token refresh.",
+            "example": "2026-11-02T08:15:00Z",
+        },
+    )
+    user_agent = ma.fields.String(
+        required=True, allow_none=True, metadata={"example": "Mozilla/5.0 (X11; Linux x86_64)"}
+    )
     current = ma.fields.Boolean(
-        required=True, metadata={"description": "Whether this request's token belongs to it."}
+        required=True,
+        metadata={"description": "Whether this request's token belongs to it.", "example": True},
     )
 
 

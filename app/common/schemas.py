@@ -6,7 +6,9 @@ import marshmallow as ma
 
 
 class CountMetaSchema(ma.Schema):
-    count = ma.fields.Integer(required=True, metadata={"description": "Number of items."})
+    count = ma.fields.Integer(
+        required=True, metadata={"description": "Number of items.", "example": 1}
+    )
 
 
 def envelope(schema: type[ma.Schema], name: str) -> type[ma.Schema]:

@@ -10,10 +10,12 @@ from app.common.schemas import envelope, list_envelope
 
 
 class TagSchema(ma.Schema):
-    id = ma.fields.UUID(required=True)
-    name = ma.fields.String(required=True)
-    task_count = ma.fields.Integer(required=True, metadata={"description": "Tasks carrying it."})
-    created_at = UtcDateTime(required=True)
+    id = ma.fields.UUID(required=True, metadata={"example": "5d1c2b3a-9e8f-4a7b-8c6d-1e2f3a4b5c6d"})
+    name = ma.fields.String(required=True, metadata={"example": "errands"})
+    task_count = ma.fields.Integer(
+        required=True, metadata={"description": "Tasks carrying it.", "example": 1}
+    )
+    created_at = UtcDateTime(required=True, metadata={"example": "2026-11-01T09:30:00Z"})
 
 
 class TagWriteSchema(ma.Schema):

@@ -37,25 +37,48 @@ def _tags(**kwargs: Any) -> ma.fields.List:
 
 
 def _priority(**kwargs: Any) -> ma.fields.Enum:
-    return ma.fields.Enum(Priority, by_value=True, metadata={"type": "string"}, **kwargs)
+    return ma.fields.Enum(
+        Priority, by_value=True, metadata={"type": "string", "example": "high"}, **kwargs
+    )
+
+
+def _description(**kwargs: Any) -> Text:
+    return Text(
+        allow_none=True,
+        validate=validate.Length(max=5000),
+        metadata={"example": "Two litres, from the shop on the corner."},
+        **kwargs,
+    )
 
 
 class TaskSchema(ma.Schema):
     """A task as the API answers it."""
 
-    id = ma.fields.UUID(required=True)
-    user_id = ma.fields.UUID(required=True)
-    title = ma.fields.String(required=True)
-    description = ma.fields.String(required=True, allow_none=True)
-    is_completed = ma.fields.Boolean(required=True)
-    completed_at = UtcDateTime(required=True, allow_none=True)
-    priority = _priority(required=True)
-    due_at = UtcDateTime(required=True, allow_none=True)
-    tags = ma.fields.Method(
-        "tag_names", required=True, metadata={"type": "array", "items": {"type": "string"}}
+    id = ma.fields.UUID(required=True, metadata={"example": "0b6f3c1e-8a52-4f7d-9c3e-2d4a1b5e6f70"})
+    user_id = ma.fields.UUID(
+        required=True, metadata={"example": "7c9e6679-7425-40de-944b-e07fc1f90ae7"}
     )
-    created_at = UtcDateTime(required=True)
-    updated_at = UtcDateTime(required=True)
+    title = ma.fields.String(required=True, metadata={"example": "Buy milk"})
+    description = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"example": "Two litres, from the shop on the corner."},
+    )
+    is_completed = ma.fields.Boolean(required=True, metadata={"example": True})
+    completed_at = UtcDateTime(
+        required=True, allow_none=True, metadata={"example": "2026-11-30T16:45:00Z"}
+    )
+    priority = _priority(required=True)
+    due_at = UtcDateTime(
+        required=True, allow_none=True, metadata={"example": "2026-11-30T17:00:00Z"}
+    )
+    tags = ma.fields.Method(
+        "tag_names",
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}, "example": ["errands"]},
+    )
+    created_at = UtcDateTime(required=True, metadata={"example": "2026-11-01T09:30:00Z"})
+    updated_at = UtcDateTime(required=True, metadata={"example": "2026-11-30T16:45:00Z"})
 
     def tag_names(self, task: Any) -> list[str]:
         return sorted((tag.name for tag in task.tags), key=str.casefold)
@@ -65,8 +88,8 @@ class TaskCreateSchema(ma.Schema):
     """The writable fields; omitted optional ones take their defaults (POST and PUT)."""
 
     title = _title(required=True)
-    description = Text(allow_none=True, load_default=None, validate=validate.Length(max=5000))
-    is_completed = StrictBoolean(load_default=False)
+    description = _description(load_default=None)
+    is_completed = StrictBoolean(load_default=False, metadata={"example": False})
     priority = _priority(load_default=Priority.NONE)
     due_at = UtcDateTime(
         allow_none=True, load_default=None, metadata={"example": "2026-11-30T17:00:00Z"}
@@ -78,17 +101,17 @@ class TaskPatchSchema(ma.Schema):
     """Any of the writable fields; the others keep their values (PATCH)."""
 
     title = _title()
-    description = Text(allow_none=True, validate=validate.Length(max=5000))
-    is_completed = StrictBoolean()
+    description = _description()
+    is_completed = StrictBoolean(metadata={"example": False})
     priority = _priority()
-    due_at = UtcDateTime(allow_none=True)
+    due_at = UtcDateTime(allow_none=True, metadata={"example": "2026-11-30T17:00:00Z"})
     tags = _tags()
 
 
 class TaskCompletionSchema(ma.Schema):
     """`{"is_completed": bool}` sets it; an empty body toggles it."""
 
-    is_completed = StrictBoolean()
+    is_completed = StrictBoolean(metadata={"example": True})
 
 
 class TaskQueryArgsSchema(ma.Schema):
@@ -126,13 +149,14 @@ class TaskQueryArgsSchema(ma.Schema):
 
 class TaskPageMetaSchema(ma.Schema):
     count = ma.fields.Integer(
-        required=True, metadata={"description": "Tasks matching the filters, on every page."}
+        required=True,
+        metadata={"description": "Tasks matching the filters, on every page.", "example": 1},
     )
-    limit = ma.fields.Integer(required=True)
+    limit = ma.fields.Integer(required=True, metadata={"example": 50})
     next_cursor = ma.fields.String(
         required=True,
         allow_none=True,
-        metadata={"description": "Null exactly when no task follows."},
+        metadata={"description": "Null exactly when no task follows.", "example": None},
     )
 
 
