@@ -135,7 +135,12 @@ class TaskQueryArgsSchema(ma.Schema):
         load_default="-created_at",
         validate=validate.OneOf(SORTS),
         metadata={
-            "description": "Key, `-` for descending; ties broken by id; no due date sorts last."
+            "description": "Key, `-` for descending; ties broken by id; no due date sorts last.",
+            # Names for generated clients' enums (openapi-python-client would say VALUE_5).
+            "x-enum-varnames": [
+                f"{sort.removeprefix('-').upper()}{'_DESC' if sort.startswith('-') else ''}"
+                for sort in SORTS
+            ],
         },
     )
     limit = ma.fields.Integer(
