@@ -88,3 +88,49 @@ def test_simultaneous_creates_of_one_tag_give_one_201_and_409s(app):
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = sorted(pool.map(create, names))
     assert statuses == [201] + [409] * 5
+
+
+def test_twenty_simultaneous_registrations_of_one_email_make_one_account(app):
+    from app.extensions import limiter
+
+    def register(i: int) -> int:
+        return (
+            app.test_client()
+            .post(
+                "/api/auth/register",
+                json={
+                    "email": "Race@Example.com" if i % 2 else "race@example.com",
+                    "password": "x" * 12,
+                },
+            )
+            .status_code
+        )
+
+    # Twenty tries from one address exceed the auth limit; this test is about the database.
+    limiter.enabled = False
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = sorted(pool.map(register, range(20)))
+    finally:
+        limiter.enabled = True
+    assert statuses == [201] + [409] * 19
+
+
+def test_fifty_simultaneous_toggles_leave_completion_consistent(app, database_url):
+    owner = Auth(app.test_client()).register()
+    task = Tasks(app.test_client(), owner).create(title="flip")
+
+    def toggle(_: int) -> int:
+        return (
+            Tasks(app.test_client(), owner).request("PATCH", f"/{task['id']}/complete").status_code
+        )
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(toggle, range(50)))
+    assert statuses == [200] * 50
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        is_completed, completed_at, version = conn.execute(
+            "SELECT is_completed, completed_at, version FROM tasks WHERE id = %s", (task["id"],)
+        ).fetchone()
+    # Fifty serialised toggles of a pending task end pending, each one counted.
+    assert (is_completed, completed_at, version) == (False, None, 51)

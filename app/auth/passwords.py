@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app
@@ -14,6 +12,9 @@ class Passwords:
 
     def __init__(self, *, time_cost: int, memory_kib: int) -> None:
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        # Made at start-up, not on first use: the first unknown-email login must not take
+        # longer than the others (that would tell an attacker something).
+        self.dummy_hash = self.hasher.hash("not a real password; equalises login timing")
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -28,10 +29,6 @@ class Passwords:
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self.hasher.check_needs_rehash(password_hash)
-
-    @cached_property
-    def dummy_hash(self) -> str:
-        return self.hasher.hash("not a real password; equalises login timing")
 
 
 def init_passwords(app: Flask) -> None:
