@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test migrate revision lint format openapi spectral check-migrations clean
+.PHONY: audit help install run test migrate revision lint format openapi spectral check-migrations clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -91,3 +91,6 @@ bench-quick: $(VENV)/.installed-bench ## Benchmark smoke test: 10k tasks, 5 s ru
 explain: $(VENV)/.installed-bench ## Print the plan of every task-list query on the 1M-task bench data; fails on a bad one
 	$(BIN)/python bench/load_data.py
 	$(BIN)/python bench/explain.py $(EXPLAIN_ARGS)
+
+audit: ## pip-audit of the pinned requirements (says so when the vulnerability service is unreachable)
+	bash scripts/audit.sh
