@@ -28,10 +28,9 @@ def check_json_body() -> None:
     except Exception as error:
         if getattr(error, "code", None) == 413:
             raise
-        # The parser's own words say where the body is wrong (it may also be a number beyond
-        # a double's range, which orjson refuses); they quote nothing but the client's input.
-        # Outside debug mode Flask re-raises a generic BadRequest from werkzeug's, which holds
-        # the parser's message in its description.
+        # The parser's words say where the body is wrong (or that a number is beyond a double's
+        # range, which orjson refuses) and quote only the client's input. Flask re-raises a
+        # generic BadRequest from werkzeug's, whose description holds them.
         cause = error.__cause__ or error
         reason = str(getattr(cause, "description", cause))
         reason = reason.removeprefix("Failed to decode JSON object: ")[:200]
