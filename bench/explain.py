@@ -317,6 +317,14 @@ def main() -> int:
             print(indent(item.generic_text))
         print()
     print(f"{len(checked)} plans, {failures} failing")
+    failing: dict[str, list[str]] = {}
+    for item in checked:
+        for problem in item.problems:
+            failing.setdefault(f"{item.role}: {problem}", []).append(item.variant)
+    for problem, names in failing.items():
+        print(
+            f"  {problem} ({len(names)}): {', '.join(names[:4])}{' ...' if len(names) > 4 else ''}"
+        )
     return 1 if failures else 0
 
 
@@ -333,9 +341,9 @@ def explain_generic(raw: Any, statement: str, parameters: dict[str, Any]) -> tup
             execute = (
                 f"EXECUTE bench_explain({placeholders})" if values else "EXECUTE bench_explain"
             )
-            cur.execute("EXPLAIN (FORMAT JSON) " + execute, values)
+            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + execute, values)
             plan = cur.fetchone()[0][0]
-            cur.execute("EXPLAIN " + execute, values)
+            cur.execute("EXPLAIN (ANALYZE) " + execute, values)
             plan_text = "\n".join(row[0] for row in cur.fetchall())
         finally:
             cur.execute("DEALLOCATE bench_explain")

@@ -371,7 +371,7 @@ def run_locust(base: str, tokens: Path, settings: Settings) -> dict[str, Any]:
         "-t",
         f"{settings.realistic_seconds}s",
         "--stop-timeout",
-        "5",
+        "2",
         "-H",
         base,
         "--exit-code-on-error",
@@ -450,29 +450,70 @@ def profile(master_pid: int, out: Path, seconds: int) -> subprocess.Popen:
     )
 
 
-def summarize_profile(path: Path, top: int = 15) -> dict[str, list[tuple[str, float]]]:
-    """Self and inclusive shares of the hottest frames in a py-spy raw (collapsed) file."""
+PROFILE_ENTRY_POINTS = (
+    "Schema.dump",
+    "verify_jwt_in_request",
+    "_SelectInLoader._load_for_path",
+    "_do_ping",
+    "Connection.wait",
+    "BaseConnection._exec_command",
+    "OrjsonProvider.response",
+    "Parser.parse",
+)
+
+
+def summarize_profile(path: Path, top: int = 20) -> dict[str, list[tuple[str, float]]]:
+    """Shares of the samples in a py-spy raw (collapsed) file: self time per package and per
+    frame, and inclusive time of the app's own frames and of a few telling library calls."""
     own: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack:
+        frames = [frame for frame in stack.split(";") if frame and not frame.startswith("process ")]
+        if not frames:
             continue
         count = int(count_text)
-        frames = [frame for frame in stack.split(";") if not frame.startswith("process ")]
         total += count
-        if frames:
-            own[frames[-1]] += count
+        own[frames[-1]] += count
+        where = frames[-1].rpartition("(")[2]
+        packages[where.split("/")[0].split(":")[0]] += count
         for frame in set(frames):
-            inclusive[frame] += count
+            if "(app/" in frame or frame.startswith(PROFILE_ENTRY_POINTS):
+                inclusive[frame] += count
     if not total:
-        return {"self": [], "inclusive": []}
+        return {"self_by_package": [], "self": [], "inclusive": []}
 
     def share(counter: Counter[str]) -> list[tuple[str, float]]:
         return [(frame, round(100 * n / total, 1)) for frame, n in counter.most_common(top)]
 
-    return {"self": share(own), "inclusive": share(inclusive)}
+    return {
+        "samples": [("all", float(total))],
+        "self_by_package": share(packages),
+        "self": share(own),
+        "inclusive": share(inclusive),
+    }
+
+
+DRAINED: list[float] = []
+
+
+def drain(base: str, limit: float = 60) -> None:
+    """Wait until the workers have answered what the last run left queued in the listen
+    backlog (wrk closes its sockets, but sync workers still serve the accepted requests)."""
+    begun = time.monotonic()
+    deadline = begun + limit
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            httpx.get(f"{base}/health/live", timeout=limit)
+        except httpx.TransportError:
+            pass
+        if time.monotonic() - started < 0.05:
+            break
+        time.sleep(0.1)
+    DRAINED.append(round(time.monotonic() - begun, 1))
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -524,6 +565,12 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
     with gunicorn(settings, log_path) as (base, process):
         sampler = MemorySampler(process.pid)
         sampler.start()
+        expected = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
+        deadline = time.monotonic() + 20
+        while len(psutil.Process(process.pid).children()) < expected:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         info["workers"] = len(psutil.Process(process.pid).children())
         log(f"gunicorn ready at {base} with {info['workers']} workers")
 
@@ -542,8 +589,9 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
 
         wrk_options = {"connections": settings.connections, "threads": settings.threads}
         sampler.phase = "warm-up"
-        run_wrk(wrk, base, "mix", tokens, seconds=3, **wrk_options)
+        run_wrk(wrk, base, "mix", tokens, seconds=2 if settings.quick else 5, **wrk_options)
         for scenario, label in SATURATION:
+            drain(base)
             sampler.phase = f"saturation {scenario}"
             row = run_wrk(
                 wrk, base, scenario, tokens, seconds=settings.saturation_seconds, **wrk_options
@@ -560,6 +608,7 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
 
         if settings.profile_seconds:
             for scenario in ("list", "mix"):
+                drain(base)
                 sampler.phase = f"profile {scenario}"
                 out = DATA / f"profile-{scenario}.txt"
                 spy = profile(process.pid, out, settings.profile_seconds)
@@ -572,12 +621,14 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
                     results.profiles[scenario] = summarize_profile(out)
                     log(f"profile of {scenario}: {out}")
 
+        drain(base)
         sampler.phase = "realistic"
         log(f"realistic load: {settings.realistic_users} users x ~1 req/s")
         results.realistic = run_locust(base, tokens, settings)
 
         sampler.phase = "growth"
         for size in GROWTH_SIZES:
+            drain(base)
             email = growth_email(size)
             growth_tokens = DATA / f"tokens-growth-{size}.txt"
             write_tokens(growth_tokens, [(logged[email]["id"], logged[email]["token"], [])])
@@ -608,6 +659,7 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
             )
         info["master_peak_rss_mb"] = round(sampler.master_peak / 2**20, 1)
         info["memory_samples"] = sampler.samples
+    info["drain_seconds"] = DRAINED
     errors = [line for line in log_path.read_text(errors="replace").splitlines() if "ERROR" in line]
     info["server_error_lines"] = len(errors)
     info["server_error_examples"] = errors[:5]
@@ -712,7 +764,9 @@ def table(results: Results, checks: list[dict[str, Any]], header: str) -> str:
                 r["p95_ms"],
                 r["p99_ms"],
                 r["errors"],
-                f"n={r['requests']}",
+                f"n={r['requests']}"
+                if r["endpoint"] != "all"
+                else f"offered ~{results.realistic['users']}/s",
             )
         )
     lines.append(rule)
@@ -795,6 +849,12 @@ def main() -> int:
         row["non_2xx"] + row["socket_errors"] for row in results.saturation + results.growth
     )
     failed += next(r["errors"] for r in results.realistic["rows"] if r["endpoint"] == "all")
+    for scenario, summary in results.profiles.items():
+        print(f"\npy-spy, every worker under the {scenario} load (share of samples):")
+        for title in ("self_by_package", "inclusive", "self"):
+            print(f"  {title}:")
+            for frame, share in summary[title][:12]:
+                print(f"    {share:5.1f}%  {frame}")
     outcome = f"FAILED: {failed} failed requests" if failed else "no failed requests"
     print(f"bench took {elapsed:.0f}s; {outcome}")
 
