@@ -40,9 +40,11 @@ def create_app(config: dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
+    from app.cli import register_commands
     from app.metrics import init_metrics
 
     init_metrics(app)
+    register_commands(app)
 
     from app.errors import register_error_handlers
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.passwords import passwords
@@ -50,10 +51,8 @@ def _start_session(user: User, user_agent: str | None) -> AuthResult:
     return AuthResult(user=user, tokens=tokens)
 
 
-def register_user(
-    *, email: str, password: str, name: str | None, user_agent: str | None
-) -> AuthResult:
-    """Create the account (409 when the email is taken) and log it in."""
+def _add_user(email: str, password: str, name: str | None) -> User:
+    """Insert the account, not yet committed; 409 when the email is taken."""
     user = User(email=email, name=name or None, password_hash=passwords().hash(password))
     db.session.add(user)
     try:
@@ -61,7 +60,26 @@ def register_user(
     except IntegrityError:
         db.session.rollback()
         raise ApiError(409, "email_taken", "An account with this email already exists.") from None
-    return _start_session(user, user_agent)
+    return user
+
+
+def register_user(
+    *, email: str, password: str, name: str | None, user_agent: str | None
+) -> AuthResult:
+    """Create the account (409 when the email is taken) and log it in."""
+    return _start_session(_add_user(email, password, name), user_agent)
+
+
+def create_user(*, email: str, password: str, name: str | None) -> User:
+    """Create the account without logging it in (operators, seeding); 409 when taken."""
+    user = _add_user(email, password, name)
+    db.session.commit()
+    return user
+
+
+def get_user_by_email(*, email: str) -> User | None:
+    """The account with this email, compared as stored (trimmed, lower-cased)."""
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
 def log_in(*, email: str, password: str, user_agent: str | None) -> AuthResult:
@@ -153,3 +171,16 @@ def change_password(
         .values(revoked_at=func.now())
     )
     db.session.commit()
+
+
+def purge_sessions(*, older_than: timedelta) -> int:
+    """Delete the sessions that expired or were revoked longer ago than `older_than`; their
+    tokens were already refused (a token whose session is gone counts as revoked)."""
+    cutoff = func.now() - older_than
+    result = db.session.execute(
+        delete(LoginSession).where(
+            or_(LoginSession.expires_at < cutoff, LoginSession.revoked_at < cutoff)
+        )
+    )
+    db.session.commit()
+    return cast(CursorResult, result).rowcount

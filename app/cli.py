@@ -1,0 +1,248 @@
+"""Operator commands (`flask --app wsgi ...`): accounts, demo data, session purge, task export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+from marshmallow import ValidationError
+from sqlalchemy import Connection, event
+
+from app.auth.schemas import RegisterSchema
+from app.auth.service import create_user, get_user_by_email, purge_sessions
+from app.errors import ApiError
+from app.extensions import db
+from app.models import Priority, User
+from app.tasks.schemas import TaskSchema
+from app.tasks.service import TaskFilters, create_task, list_tasks
+
+users_cli = AppGroup("users", help="Manage accounts.")
+sessions_cli = AppGroup("sessions", help="Maintain login sessions.")
+tasks_cli = AppGroup("tasks", help="Read users' tasks.")
+
+DEMO_PASSWORD = "demo password"
+DEMO_TITLES = (
+    "Buy milk",
+    "Call the plumber",
+    "Write the quarterly report",
+    "Book flights to Lisbon",
+    "Renew passport",
+    "Water the plants",
+    "Review the pull request",
+    "Pay the electricity bill",
+    "Plan the team offsite",
+    "Read chapter 4",
+)
+DEMO_TAGS = ("home", "work", "errands", "urgent", "someday")
+PRIORITIES = tuple(Priority)
+EXPORT_PAGE = 500
+
+
+def _fail(message: str) -> click.ClickException:
+    return click.ClickException(message)
+
+
+def _valid_account(email: str, password: str, name: str | None) -> dict:
+    """The API's own rules for email, password and name, so the CLI cannot make what the API
+    would refuse."""
+    try:
+        return RegisterSchema().load({"email": email, "password": password, "name": name})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{field}: {' '.join(messages)}"
+            for field, messages in sorted(error.normalized_messages().items())
+        )
+        raise _fail(problems) from None
+
+
+def _add_account(email: str, password: str, name: str | None) -> User:
+    account = _valid_account(email, password, name)
+    try:
+        return create_user(**account)
+    except ApiError as error:
+        raise _fail(error.detail) from None
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", default=None, help="Display name (at most 100 characters).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="8 to 128 characters; asked for (hidden, twice) when not given.",
+)
+def create_user_command(email: str, name: str | None, password: str) -> None:
+    """Create the account EMAIL, under the API's rules, without logging it in."""
+    user = _add_account(email, password, name)
+    click.echo(f"Created user {user.id} <{user.email}>.")
+
+
+def _demo_task(number: int, now: datetime) -> dict:
+    """The `number`th demo task: a spread of priorities, due dates (some overdue), tags and
+    completions, the same on every run."""
+    tags = {DEMO_TAGS[number % len(DEMO_TAGS)]}
+    if number % 3 == 0:
+        tags.add(DEMO_TAGS[(number * 2 + 1) % len(DEMO_TAGS)])
+    return {
+        "title": f"{DEMO_TITLES[number % len(DEMO_TITLES)]} #{number + 1}",
+        "description": "Made by `flask seed`." if number % 2 else None,
+        "priority": PRIORITIES[number % len(PRIORITIES)],
+        "due_at": None if number % 4 == 3 else now + timedelta(days=number % 21 - 7),
+        "tags": sorted(tags),
+        "is_completed": number % 5 == 0,
+    }
+
+
+@contextmanager
+def _commits_without_waiting_for_disk() -> Iterator[None]:
+    """The services commit once per task, and each commit waits for its WAL flush (about 5 ms
+    on a plain disk). Demo data needs no such guarantee: with `synchronous_commit` off in each
+    of this session's transactions (SET LOCAL, nothing outlives them), seeding goes several
+    times faster, and a crash could only lose the last moments' rows."""
+    session = db.session()
+
+    def relax(session: Any, transaction: Any, connection: Connection) -> None:
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+
+    event.listen(session, "after_begin", relax)
+    try:
+        yield
+    finally:
+        event.remove(session, "after_begin", relax)
+
+
+@click.command("seed")
+@with_appcontext
+@click.option(
+    "--users",
+    "user_count",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Demo accounts: demo1@example.com, demo2@example.com, ...",
+)
+@click.option(
+    "--tasks",
+    "task_count",
+    default=20,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="Tasks to add to each demo account.",
+)
+@click.option(
+    "--password",
+    default=DEMO_PASSWORD,
+    show_default=True,
+    help="Password of the accounts it creates.",
+)
+@click.option(
+    "--allow-production",
+    is_flag=True,
+    help="Seed even when APP_ENV=production (demo accounts have a known password).",
+)
+def seed_command(user_count: int, task_count: int, password: str, allow_production: bool) -> None:
+    """Fill the database with demo accounts and their tasks.
+
+    It goes through the API's own services. Accounts that exist already are reused, so
+    running it again adds tasks to them.
+    """
+    if current_app.config["APP_ENV"] == "production" and not allow_production:
+        raise _fail("refusing to seed a production database without --allow-production")
+    now = datetime.now(UTC).replace(microsecond=0)
+    created = 0
+    with _commits_without_waiting_for_disk():
+        for index in range(1, user_count + 1):
+            email = f"demo{index}@example.com"
+            user = get_user_by_email(email=email)
+            if user is None:
+                user = _add_account(email, password, f"Demo user {index}")
+                created += 1
+            for number in range(task_count):
+                create_task(user_id=user.id, data=_demo_task(number, now))
+    click.echo(
+        f"Seeded {user_count} users ({created} new, password {password!r} for new ones) "
+        f"with {task_count} tasks each."
+    )
+
+
+@sessions_cli.command("purge")
+@click.option(
+    "--older-than-days",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Keep sessions that expired or were revoked fewer days ago than this.",
+)
+def purge_sessions_command(older_than_days: int) -> None:
+    """Delete expired and revoked login sessions.
+
+    Their refresh tokens go with them; live sessions are never touched, and any token of a
+    deleted session stays refused.
+    """
+    purged = purge_sessions(older_than=timedelta(days=older_than_days))
+    click.echo(f"Purged {purged} session{'' if purged == 1 else 's'}.")
+
+
+def _write_tasks(user: User, output: IO[str]) -> int:
+    """Stream every task of `user`, oldest first, one per line, page by page (memory stays
+    flat however many there are)."""
+    schema = TaskSchema()
+    output.write('{"data": [')
+    count = 0
+    cursor = None
+    while True:
+        page = list_tasks(
+            user_id=user.id,
+            filters=TaskFilters(),
+            sort="created_at",
+            limit=EXPORT_PAGE,
+            cursor=cursor,
+        )
+        for task in page.tasks:
+            output.write(",\n  " if count else "\n  ")
+            output.write(json.dumps(schema.dump(task), ensure_ascii=False))
+            count += 1
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    output.write(f'\n], "meta": {{"count": {count}}}}}\n')
+    return count
+
+
+@tasks_cli.command("export")
+@click.argument("email")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="File to write (replaced only once complete); - for standard output.",
+)
+def export_tasks_command(email: str, output: str) -> None:
+    """Write every task of the user EMAIL as JSON.
+
+    In the API's own shape, oldest first: {"data": [task, ...], "meta": {"count": n}}.
+    """
+    user = get_user_by_email(email=email)
+    if user is None:
+        raise _fail(f"no user with the email {email.strip().lower()}")
+    with click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as stream:
+        count = _write_tasks(user, stream)
+    if output != "-":
+        noun = "task" if count == 1 else "tasks"
+        click.echo(f"Exported {count} {noun} of {user.email} to {output}.", err=True)
+
+
+def register_commands(app: Flask) -> None:
+    """Add the commands to `flask` (beside Flask-Migrate's `db`)."""
+    for command in (users_cli, sessions_cli, tasks_cli, seed_command):
+        app.cli.add_command(command)
