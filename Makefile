@@ -64,6 +64,10 @@ $(SPECTRAL): .ci/node/package.json .ci/node/package-lock.json
 spectral: $(SPECTRAL) ## Lint openapi.json with Spectral (spectral:oas and .spectral.yaml); warnings fail
 	$(SPECTRAL) lint --fail-severity=warn openapi.json
 
+.PHONY: screenshot
+screenshot: install ## Refresh docs/screenshot.png: the browser test of /api/docs, in Chromium
+	UPDATE_README_SCREENSHOT=1 $(BIN)/pytest -p no:cacheprovider tests/test_docs_browser.py
+
 clean: ## Remove the virtual environment and caches (the embedded database stays)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
