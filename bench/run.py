@@ -454,7 +454,7 @@ PROFILE_ENTRY_POINTS = (
     "Schema.dump",
     "verify_jwt_in_request",
     "_SelectInLoader._load_for_path",
-    "_do_ping",
+    "._do_ping_w_event",
     "Connection.wait",
     "BaseConnection._exec_command",
     "OrjsonProvider.response",
@@ -480,7 +480,7 @@ def summarize_profile(path: Path, top: int = 20) -> dict[str, list[tuple[str, fl
         where = frames[-1].rpartition("(")[2]
         packages[where.split("/")[0].split(":")[0]] += count
         for frame in set(frames):
-            if "(app/" in frame or frame.startswith(PROFILE_ENTRY_POINTS):
+            if "(app/" in frame or any(point in frame for point in PROFILE_ENTRY_POINTS):
                 inclusive[frame] += count
     if not total:
         return {"self_by_package": [], "self": [], "inclusive": []}
