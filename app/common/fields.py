@@ -7,11 +7,27 @@ from typing import Any
 
 import marshmallow as ma
 
+# The rules below, as JSON Schema patterns, so the document tells clients and fuzzers too.
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+
 
 class Text(ma.fields.String):
-    """A string, trimmed, that PostgreSQL can store (no NUL character)."""
+    """A string, trimmed, that PostgreSQL can store (no NUL character).
+
+    Length validators apply to the trimmed text, so a minimum length of 1 also means "not only
+    whitespace"; the documented pattern says which.
+    """
 
     default_error_messages = {"nul": "Must not contain the NUL character."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        must_have_content = any(
+            isinstance(rule, ma.validate.Length) and (rule.min or 0) >= 1
+            for rule in self.validators
+        )
+        self.metadata = {"pattern": NOT_BLANK if must_have_content else NO_NUL, **self.metadata}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)

@@ -47,6 +47,24 @@ IF_NONE_MATCH = {
 }
 
 
+# OpenAPI links from a created task to what can be done with it next: they document the
+# workflow, and let schemathesis' stateful phase chain real ids through the operations.
+CREATED_TASK_LINKS = {
+    name: {
+        "operationId": operation,
+        "parameters": {"user_id": "$request.path.user_id", "task_id": "$response.body#/data/id"},
+        "description": description,
+    }
+    for name, operation, description in [
+        ("GetTask", "getTask", "The created task."),
+        ("ReplaceTask", "replaceTask", "Replace the created task."),
+        ("UpdateTask", "updateTask", "Update the created task."),
+        ("CompleteTask", "completeTask", "Complete or reopen the created task."),
+        ("DeleteTask", "deleteTask", "Delete the created task."),
+    ]
+}
+
+
 def _if_match() -> Any:
     """The request's If-Match, or None when absent (then the last write wins)."""
     return request.if_match if "If-Match" in request.headers else None
@@ -106,7 +124,7 @@ class Tasks(MethodView):
     @blp.arguments(TaskCreateSchema)
     @blp.response(201, TaskEnvelope, headers={**LOCATION_HEADER, **ETAG_HEADER})
     @errors(blp, 403, auth=True, body=True)
-    @blp.doc(operationId="createTask")
+    @blp.doc(operationId="createTask", responses={201: {"links": CREATED_TASK_LINKS}})
     def post(self, data: dict, user_id: uuid.UUID) -> Any:
         """Create a task.
 
