@@ -59,6 +59,14 @@ if _metrics_dir:
     os.makedirs(_metrics_dir, exist_ok=True)
 
 
+def pre_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """Move the preloaded app's objects out of the garbage collector's reach, so collections in
+    the workers do not write to (and so copy) the pages they share with the master."""
+    import gc
+
+    gc.freeze()
+
+
 def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     """Connections opened in the master must not be shared by forked workers."""
     from app.extensions import db

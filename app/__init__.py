@@ -169,6 +169,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.docs import bp as docs_bp
     from app.extensions import api, limiter
     from app.health.routes import blp as health_blp
+    from app.health.service import migration_heads
     from app.tags.routes import blp as tags_blp
     from app.tasks.routes import blp as tasks_blp
 
@@ -178,3 +179,6 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(tags_blp)
     app.register_blueprint(docs_bp)
     limiter.exempt(docs_bp)
+    # Read migrations/ now, in gunicorn's master, rather than in every worker on its first
+    # readiness probe: the parsed scripts are then shared, not copied.
+    migration_heads()

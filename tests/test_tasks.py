@@ -340,3 +340,22 @@ class TestDatabaseRules:
             {"id": user.id},
         ).one()
         assert tuple(counts) == (0, 0)
+
+
+class TestSerialisation:
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            {},
+            {"description": "d", "priority": "high", "tags": ["b", "A", "c"]},
+            {"is_completed": True, "due_at": "2026-11-30T19:00:00.123456+02:00"},
+        ],
+    )
+    def test_the_fast_writer_writes_what_the_schema_documents(self, tasks, user, fields):
+        from app.tasks.schemas import TaskSchema
+        from app.tasks.serialize import task_json
+        from app.tasks.service import get_user_task
+
+        created = tasks.create(**fields)
+        task = get_user_task(user_id=uuid.UUID(user.id), task_id=uuid.UUID(created["id"]))
+        assert task_json(task) == TaskSchema().dump(task) == created

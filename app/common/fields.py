@@ -36,6 +36,11 @@ class Text(ma.fields.String):
         return text.strip()
 
 
+def format_utc(value: datetime) -> str:
+    """RFC 3339 in UTC with a `Z`: the one way the service writes a time."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class StrictBoolean(ma.fields.Boolean):
     """`true` or `false` only: not "true", "yes", 1 or 0."""
 
@@ -57,9 +62,7 @@ class UtcDateTime(ma.fields.DateTime):
         super().__init__(format="iso", **kwargs)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return None if value is None else format_utc(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         parsed = super()._deserialize(value, attr, data, **kwargs)

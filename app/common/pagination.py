@@ -35,10 +35,15 @@ class SortOrder:
 
 
 def order_by(column: Any, id_column: Any, order: SortOrder) -> list[Any]:
-    """ORDER BY the key (nulls last either way), then id in the same direction."""
-    if order.descending:
-        return [column.desc().nulls_last(), id_column.desc()]
-    return [column.asc().nulls_last(), id_column.asc()]
+    """ORDER BY the key, then id in the same direction; a nullable key sorts nulls last.
+
+    NULLS LAST only where nulls can exist: on a NOT NULL column it would stop PostgreSQL from
+    reading a (user_id, key, id) index backwards for a descending sort.
+    """
+    key = column.desc() if order.descending else column.asc()
+    if column.expression.nullable:
+        key = key.nulls_last()
+    return [key, id_column.desc() if order.descending else id_column.asc()]
 
 
 def after(

@@ -96,7 +96,26 @@ class Task(UUIDPrimaryKey, Base):
 
     tags: Mapped[list[Tag]] = relationship(secondary=task_tags, lazy="raise", order_by=Tag.name)
 
+    @property
+    def tag_names(self) -> list[str]:
+        """The names of its tags: as a read loaded them (one array per row), else from `tags`."""
+        names = self.__dict__.get("_tag_names")
+        return list(names) if names is not None else [tag.name for tag in self.tags]
+
+    @tag_names.setter
+    def tag_names(self, names: list[str]) -> None:
+        self.__dict__["_tag_names"] = list(names)
+
     def touch(self) -> None:
         """Record a change: `updated_at` moves and the ETag changes."""
         self.updated_at = _now()
         self.version = self.version + 1
+
+
+# `-due_at` sorts descending with nulls last, an order the ascending index cannot give backwards.
+Index(
+    "ix_tasks_user_id_due_at_desc_id",
+    Task.user_id,
+    Task.due_at.desc().nulls_last(),
+    Task.id.desc(),
+)

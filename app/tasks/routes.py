@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, request, url_for
+from flask import Response, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -21,6 +21,7 @@ from app.tasks.schemas import (
     TaskPatchSchema,
     TaskQueryArgsSchema,
 )
+from app.tasks.serialize import task_json
 
 blp = Blueprint("tasks", __name__, url_prefix="/api", description="A user's tasks.")
 
@@ -70,8 +71,10 @@ def _if_match() -> Any:
     return request.if_match if "If-Match" in request.headers else None
 
 
-def _with_etag(task: Any) -> tuple[dict, dict[str, str]]:
-    return {"data": task}, {"ETag": service.etag_of(task)}
+def _with_etag(task: Any, status: int = 200) -> tuple[Response, int, dict[str, str]]:
+    """The task as `{"data": task}` with its ETag. Written by task_json, not by the schema in
+    @blp.response (which documents it): smorest passes a ready Response through."""
+    return jsonify({"data": task_json(task)}), status, {"ETag": service.etag_of(task)}
 
 
 def _next_link(next_cursor: str) -> str:
@@ -115,11 +118,11 @@ class Tasks(MethodView):
             cursor=args.get("cursor"),
         )
         body = {
-            "data": page.tasks,
+            "data": [task_json(task) for task in page.tasks],
             "meta": {"count": page.count, "limit": page.limit, "next_cursor": page.next_cursor},
         }
         headers = {"Link": _next_link(page.next_cursor)} if page.next_cursor else {}
-        return body, headers
+        return jsonify(body), headers
 
     @blp.arguments(TaskCreateSchema)
     @blp.response(201, TaskEnvelope, headers={**LOCATION_HEADER, **ETAG_HEADER})
@@ -132,9 +135,9 @@ class Tasks(MethodView):
         create the tag. Answers 201 with the task's `Location` and `ETag`.
         """
         task = service.create_task(user_id=user_id, data=data)
-        body, headers = _with_etag(task)
+        response, status, headers = _with_etag(task, status=201)
         headers["Location"] = url_for("tasks.TaskById", user_id=user_id, task_id=task.id)
-        return body, headers
+        return response, status, headers
 
 
 @blp.route("/<uuid:user_id>/tasks/<uuid:task_id>")

@@ -81,7 +81,7 @@ class TaskSchema(ma.Schema):
     updated_at = UtcDateTime(required=True, metadata={"example": "2026-11-30T16:45:00Z"})
 
     def tag_names(self, task: Any) -> list[str]:
-        return sorted((tag.name for tag in task.tags), key=str.casefold)
+        return sorted(task.tag_names, key=str.casefold)
 
 
 class TaskCreateSchema(ma.Schema):

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import aliased, selectinload
 from werkzeug.datastructures import ETags
 
 from app.common.pagination import SortOrder, after, decode_cursor, encode_cursor, order_by
@@ -34,19 +34,39 @@ def etag_of(task: Task) -> str:
     return f'"{digest}"'
 
 
+def tag_names_of(task_id: Any) -> Any:
+    """A correlated subquery: the names of the task's tags, as one array (empty when none)."""
+    return (
+        select(func.coalesce(func.array_agg(Tag.name), text("'{}'::varchar[]")))
+        .select_from(task_tags)
+        .join(Tag, Tag.id == task_tags.c.tag_id)
+        .where(task_tags.c.task_id == task_id)
+        .scalar_subquery()
+    )
+
+
 def get_user_task(*, user_id: uuid.UUID, task_id: uuid.UUID, lock: bool = False) -> Task:
     """The only way to load a task: by id *and* owner, so another user's task is a 404.
 
-    `lock` takes the row lock that makes If-Match checks and concurrent writes race-free.
+    A read is one statement (the tag names come along in an array); a write takes the row lock
+    that makes If-Match checks and concurrent writes race-free, and loads the tag objects it
+    may replace.
     """
-    query = (
-        select(Task)
-        .where(Task.id == task_id, Task.user_id == user_id)
-        .options(selectinload(Task.tags))
-    )
+    owned = (Task.id == task_id, Task.user_id == user_id)
     if lock:
-        query = query.with_for_update(of=Task)
-    task = db.session.scalar(query)
+        query = (
+            select(Task)
+            .where(*owned)
+            .options(selectinload(Task.tags.and_(Tag.user_id == user_id)))
+            .with_for_update(of=Task)
+        )
+        task = db.session.scalar(query)
+    else:
+        row = db.session.execute(select(Task, tag_names_of(Task.id)).where(*owned)).first()
+        task = None
+        if row is not None:
+            task, names = row
+            task.tag_names = names
     if task is None:
         raise ApiError(404, detail="No such task.")
     return task
@@ -75,6 +95,7 @@ def _apply(task: Task, user_id: uuid.UUID, changes: dict[str, Any]) -> bool:
         _set_completion(task, changes["is_completed"])
     if "tags" in changes:
         task.tags = resolve_tags(user_id=user_id, names=changes["tags"])
+        task.tag_names = [tag.name for tag in task.tags]
     after_change = (task.title, task.description, task.is_completed, task.priority, task.due_at)
     return before != after_change or old_tags != {tag.id for tag in task.tags}
 
@@ -146,44 +167,66 @@ class TaskPage:
     next_cursor: str | None
 
 
-def _filtered(user_id: uuid.UUID, filters: TaskFilters) -> Select[Any]:
-    conditions: list[Any] = [Task.user_id == user_id]
+def _conditions(entity: Any, user_id: uuid.UUID, filters: TaskFilters) -> list[Any]:
+    """The WHERE clause of a filtered list, over `entity` (Task, or an alias of it)."""
+    conditions: list[Any] = [entity.user_id == user_id]
     if filters.status != "all":
-        conditions.append(Task.is_completed.is_(filters.status == "completed"))
+        conditions.append(entity.is_completed.is_(filters.status == "completed"))
     if filters.priorities:
-        conditions.append(Task.priority.in_(filters.priorities))
+        conditions.append(entity.priority.in_(filters.priorities))
     if filters.due_before is not None:
-        conditions.append(Task.due_at < filters.due_before)
+        conditions.append(entity.due_at < filters.due_before)
     if filters.due_after is not None:
-        conditions.append(Task.due_at > filters.due_after)
+        conditions.append(entity.due_at > filters.due_after)
     if filters.q:
-        conditions.append(Task.search.op("@@")(func.websearch_to_tsquery("english", filters.q)))
+        conditions.append(entity.search.op("@@")(func.websearch_to_tsquery("english", filters.q)))
     for name in dict.fromkeys(tag.casefold() for tag in filters.tags):
         carrying = (
             select(task_tags.c.task_id)
             .join(Tag, Tag.id == task_tags.c.tag_id)
             .where(Tag.user_id == user_id, func.lower(Tag.name) == func.lower(name))
         )
-        conditions.append(Task.id.in_(carrying))
-    return select(Task).where(*conditions)
+        conditions.append(entity.id.in_(carrying))
+    return conditions
 
 
 def list_tasks(
     *, user_id: uuid.UUID, filters: TaskFilters, sort: str, limit: int, cursor: str | None
 ) -> TaskPage:
-    """One page in keyset order, its tags in one query, and the total count: three queries."""
+    """One page in keyset order, with each task's tag names and the total count: one statement.
+
+    The count is an uncorrelated subquery over an alias (PostgreSQL runs it once, as an
+    InitPlan); the tag names, a correlated one per row of the page.
+    """
     order = SortOrder.parse(sort)
     column = SORT_COLUMNS[order.field]
-    base = _filtered(user_id, filters)
-    page_query = base.order_by(*order_by(column, Task.id, order)).limit(limit + 1)
+    counted = aliased(Task)
+    count_query = (
+        select(func.count()).select_from(counted).where(*_conditions(counted, user_id, filters))
+    )
+    query = (
+        select(Task, tag_names_of(Task.id), count_query.scalar_subquery())
+        .where(*_conditions(Task, user_id, filters))
+        .order_by(*order_by(column, Task.id, order))
+        .limit(limit + 1)
+    )
     if cursor:
         value, last_id = decode_cursor(cursor, order, datetime_key=order.field in DATETIME_SORTS)
-        page_query = page_query.where(after(column, Task.id, order, value, last_id))
-    tasks = list(db.session.scalars(page_query.options(selectinload(Task.tags))))
-    count = db.session.scalar(base.with_only_columns(func.count()).order_by(None)) or 0
+        query = query.where(after(column, Task.id, order, value, last_id))
+    rows = db.session.execute(query).all()
+    tasks = []
+    for task, names, _ in rows[:limit]:
+        task.tag_names = names
+        tasks.append(task)
+    if rows:
+        count = rows[0][2]
+    elif cursor:
+        # Past the last page the statement has no row to carry the total: ask for it alone.
+        count = db.session.scalar(count_query) or 0
+    else:
+        count = 0
     next_cursor = None
-    if len(tasks) > limit:
-        tasks = tasks[:limit]
+    if len(rows) > limit:
         last = tasks[-1]
         next_cursor = encode_cursor(order, getattr(last, order.field), last.id)
     return TaskPage(tasks=tasks, count=count, limit=limit, next_cursor=next_cursor)
