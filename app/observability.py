@@ -55,6 +55,8 @@ def finish_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.request_id
     started = g.get("request_started")
     duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+    if not access_log.isEnabledFor(logging.INFO):
+        return response
     user_id = g.get("user_id")
     access_log.info(
         "request",

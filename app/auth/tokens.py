@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, select
 
 from app.errors import problem
 from app.extensions import db, jwt
@@ -52,26 +52,29 @@ def _unauthorized(code: str, detail: str) -> Response:
     return problem(401, code, detail, headers={"WWW-Authenticate": f'Bearer error="{error}"'})
 
 
+# Built once: every authenticated request runs it, so it is not rebuilt per request. The user
+# comes back only while the token's session is live (not revoked, not expired).
+USER_WITH_LIVE_SESSION = select(User).where(
+    User.id == bindparam("user_id"),
+    exists().where(
+        LoginSession.id == bindparam("session_id"),
+        LoginSession.user_id == User.id,
+        LoginSession.revoked_at.is_(None),
+        LoginSession.expires_at > func.now(),
+    ),
+)
+
+
 def is_token_revoked(jwt_header: dict, jwt_payload: dict) -> bool:
-    """One query loads the token's live session and its user; both are kept for the request."""
+    """One query: the token's user, if its session is live; kept as the request's user."""
     user_id = _parse_uuid(jwt_payload.get("sub"))
     session_id = _parse_uuid(jwt_payload.get("sid"))
     if user_id is None or session_id is None:
         return True
-    row = db.session.execute(
-        select(LoginSession, User)
-        .join(User, User.id == LoginSession.user_id)
-        .where(
-            LoginSession.id == session_id,
-            LoginSession.user_id == user_id,
-            LoginSession.revoked_at.is_(None),
-            LoginSession.expires_at > func.now(),
-        )
-    ).first()
-    if row is None:
+    user = db.session.scalar(USER_WITH_LIVE_SESSION, {"user_id": user_id, "session_id": session_id})
+    if user is None:
         return True
-    g.login_session, g.user = row
-    g.user_id = user_id
+    g.user, g.user_id = user, user_id
     return False
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
+
 from app.common.fields import format_utc
 from app.models import Task
 
 
-def task_json(task: Task) -> dict[str, Any]:
-    """One task, exactly as TaskSchema dumps it."""
+def task_json(task: Task | Row) -> dict[str, Any]:
+    """One task, exactly as TaskSchema dumps it: a Task, or a list row with the same names."""
     completed_at, due_at = task.completed_at, task.due_at
     return {
         "id": str(task.id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,8 @@ SORT_COLUMNS = {
     "title": Task.title,
 }
 DATETIME_SORTS = {"created_at", "updated_at", "due_at"}
+# What a task is answered with: every column but the search vector.
+TASK_COLUMNS = [column for column in Task.__table__.c if column.key != "search"]
 
 
 def etag_of(task: Task) -> str:
@@ -161,7 +164,7 @@ class TaskFilters:
 
 @dataclass(frozen=True)
 class TaskPage:
-    tasks: list[Task]
+    tasks: Sequence[Any]  # rows with a task's columns and its tag_names
     count: int
     limit: int
     next_cursor: str | None
@@ -204,8 +207,14 @@ def list_tasks(
     count_query = (
         select(func.count()).select_from(counted).where(*_conditions(counted, user_id, filters))
     )
+    # Columns, not entities: a page is only written out, so it skips the ORM's identity map and
+    # instance building (rows read like tasks: same names, plus tag_names and the total).
     query = (
-        select(Task, tag_names_of(Task.id), count_query.scalar_subquery())
+        select(
+            *TASK_COLUMNS,
+            tag_names_of(Task.id).label("tag_names"),
+            count_query.scalar_subquery().label("total"),
+        )
         .where(*_conditions(Task, user_id, filters))
         .order_by(*order_by(column, Task.id, order))
         .limit(limit + 1)
@@ -214,12 +223,9 @@ def list_tasks(
         value, last_id = decode_cursor(cursor, order, datetime_key=order.field in DATETIME_SORTS)
         query = query.where(after(column, Task.id, order, value, last_id))
     rows = db.session.execute(query).all()
-    tasks = []
-    for task, names, _ in rows[:limit]:
-        task.tag_names = names
-        tasks.append(task)
+    tasks = rows[:limit]
     if rows:
-        count = rows[0][2]
+        count = rows[0].total
     elif cursor:
         # Past the last page the statement has no row to carry the total: ask for it alone.
         count = db.session.scalar(count_query) or 0
