@@ -105,17 +105,24 @@ def _choose_database(app: Flask) -> None:
 def _engine_options(app: Flask) -> dict:
     """Pool sized per worker, pre-ping so dropped connections (Neon, restarts) heal by themselves,
     and a statement timeout so no query can hold a worker forever."""
+    connect_args: dict = {
+        "connect_timeout": app.config["DB_CONNECT_TIMEOUT"],
+        "application_name": "taskapi",
+    }
+    if app.config["DB_TRANSACTION_POOLER"]:
+        # PgBouncer or Neon's pooled endpoint in transaction mode: a server connection serves
+        # other clients between transactions, so no server-side prepared statements, and no
+        # startup `options` (poolers refuse them): set statement_timeout on the role instead.
+        connect_args["prepare_threshold"] = None
+    else:
+        connect_args["options"] = f"-c statement_timeout={app.config['DB_STATEMENT_TIMEOUT_MS']}"
     return {
         "pool_pre_ping": True,
         "pool_size": app.config["DB_POOL_SIZE"],
         "max_overflow": app.config["DB_MAX_OVERFLOW"],
         "pool_timeout": 5,
         "pool_recycle": 300,
-        "connect_args": {
-            "connect_timeout": app.config["DB_CONNECT_TIMEOUT"],
-            "options": f"-c statement_timeout={app.config['DB_STATEMENT_TIMEOUT_MS']}",
-            "application_name": "taskapi",
-        },
+        "connect_args": connect_args,
     }
 
 

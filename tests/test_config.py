@@ -61,3 +61,24 @@ def test_the_process_exits_with_one_line(monkeypatch):
 def test_urls_are_pointed_at_psycopg3():
     assert sqlalchemy_url("postgresql://h/d") == "postgresql+psycopg://h/d"
     assert sqlalchemy_url("postgresql+psycopg://h/d") == "postgresql+psycopg://h/d"
+
+
+def test_a_transaction_pooler_gets_no_prepared_statements_nor_startup_options():
+    from app import _engine_options
+
+    class FakeApp:
+        config = {
+            "DB_CONNECT_TIMEOUT": 3,
+            "DB_STATEMENT_TIMEOUT_MS": 5000,
+            "DB_POOL_SIZE": 2,
+            "DB_MAX_OVERFLOW": 0,
+            "DB_TRANSACTION_POOLER": True,
+        }
+
+    pooled = _engine_options(FakeApp())["connect_args"]  # type: ignore[arg-type]
+    assert pooled["prepare_threshold"] is None
+    assert "options" not in pooled
+    FakeApp.config["DB_TRANSACTION_POOLER"] = False
+    direct = _engine_options(FakeApp())["connect_args"]  # type: ignore[arg-type]
+    assert direct["options"] == "-c statement_timeout=5000"
+    assert "prepare_threshold" not in direct
