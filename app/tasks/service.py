@@ -75,9 +75,12 @@ def get_user_task(*, user_id: uuid.UUID, task_id: uuid.UUID, lock: bool = False)
     return task
 
 
-def _check_precondition(task: Task, if_match: ETags | None) -> None:
+def _lock_for_write(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags | None) -> Task:
+    """The task, locked, after its If-Match (when given) matched the version now stored."""
+    task = get_user_task(user_id=user_id, task_id=task_id, lock=True)
     if if_match is not None and not if_match.contains(etag_of(task).strip('"')):
         raise ApiError(412, detail="The task has changed since that ETag; fetch it again.")
+    return task
 
 
 def _set_completion(task: Task, is_completed: bool) -> None:
@@ -123,8 +126,7 @@ def update_task(
     *, user_id: uuid.UUID, task_id: uuid.UUID, changes: dict[str, Any], if_match: ETags | None
 ) -> Task:
     """PATCH applies the fields given; PUT passes every writable field (defaults filled in)."""
-    task = get_user_task(user_id=user_id, task_id=task_id, lock=True)
-    _check_precondition(task, if_match)
+    task = _lock_for_write(user_id=user_id, task_id=task_id, if_match=if_match)
     if _apply(task, user_id, changes):
         task.touch()
     db.session.commit()
@@ -135,19 +137,16 @@ def complete_task(
     *, user_id: uuid.UUID, task_id: uuid.UUID, is_completed: bool | None, if_match: ETags | None
 ) -> Task:
     """Set completion, or toggle it when `is_completed` is None."""
-    task = get_user_task(user_id=user_id, task_id=task_id, lock=True)
-    _check_precondition(task, if_match)
+    task = _lock_for_write(user_id=user_id, task_id=task_id, if_match=if_match)
     target = (not task.is_completed) if is_completed is None else is_completed
-    if target != task.is_completed:
-        _set_completion(task, target)
+    if _apply(task, user_id, {"is_completed": target}):
         task.touch()
     db.session.commit()
     return task
 
 
 def delete_task(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags | None) -> None:
-    task = get_user_task(user_id=user_id, task_id=task_id, lock=True)
-    _check_precondition(task, if_match)
+    task = _lock_for_write(user_id=user_id, task_id=task_id, if_match=if_match)
     db.session.delete(task)
     db.session.commit()
 
