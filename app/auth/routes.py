@@ -191,4 +191,6 @@ class PasswordChange(MethodView):
         A wrong `current_password` is 401 `invalid_credentials`. The session of this request
         stays signed in.
         """
-        service.change_password(user=current_user, **data, keep_session_id=_token_session_id())
+        service.change_password(
+            user_id=current_user.id, **data, keep_session_id=_token_session_id()
+        )

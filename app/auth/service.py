@@ -155,9 +155,10 @@ def list_live_sessions(*, user_id: uuid.UUID) -> list[LoginSession]:
 
 
 def change_password(
-    *, user: User, current_password: str, new_password: str, keep_session_id: uuid.UUID
+    *, user_id: uuid.UUID, current_password: str, new_password: str, keep_session_id: uuid.UUID
 ) -> None:
     """Replace the password and sign every other session out."""
+    user = db.session.get_one(User, user_id)
     if not passwords().verify(user.password_hash, current_password):
         raise ApiError(401, "invalid_credentials", "The current password is wrong.")
     user.password_hash = passwords().hash(new_password)

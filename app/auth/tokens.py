@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import Row, bindparam, exists, func, select
 
 from app.errors import problem
 from app.extensions import db, jwt
@@ -53,8 +53,9 @@ def _unauthorized(code: str, detail: str) -> Response:
 
 
 # Built once: every authenticated request runs it, so it is not rebuilt per request. The user
-# comes back only while the token's session is live (not revoked, not expired).
-USER_WITH_LIVE_SESSION = select(User).where(
+# comes back only while the token's session is live (not revoked, not expired), as a row of
+# the columns the API shows (no ORM object: nothing on the read path writes the user).
+USER_WITH_LIVE_SESSION = select(User.id, User.email, User.name, User.created_at).where(
     User.id == bindparam("user_id"),
     exists().where(
         LoginSession.id == bindparam("session_id"),
@@ -71,14 +72,16 @@ def is_token_revoked(jwt_header: dict, jwt_payload: dict) -> bool:
     session_id = _parse_uuid(jwt_payload.get("sid"))
     if user_id is None or session_id is None:
         return True
-    user = db.session.scalar(USER_WITH_LIVE_SESSION, {"user_id": user_id, "session_id": session_id})
+    params = {"user_id": user_id, "session_id": session_id}
+    user = db.session.execute(USER_WITH_LIVE_SESSION, params).first()
     if user is None:
         return True
     g.user, g.user_id = user, user_id
     return False
 
 
-def load_current_user(jwt_header: dict, jwt_payload: dict) -> User | None:
+def load_current_user(jwt_header: dict, jwt_payload: dict) -> Row | None:
+    """`current_user`: the row is_token_revoked loaded (id, email, name, created_at)."""
     return g.get("user")
 
 

@@ -98,13 +98,8 @@ class Task(UUIDPrimaryKey, Base):
 
     @property
     def tag_names(self) -> list[str]:
-        """The names of its tags: as a read loaded them (one array per row), else from `tags`."""
-        names = self.__dict__.get("_tag_names")
-        return list(names) if names is not None else [tag.name for tag in self.tags]
-
-    @tag_names.setter
-    def tag_names(self, names: list[str]) -> None:
-        self.__dict__["_tag_names"] = list(names)
+        """The names of its tags, as read rows carry them (see app/tasks/service.py)."""
+        return [tag.name for tag in self.tags]
 
     def touch(self) -> None:
         """Record a change: `updated_at` moves and the ETag changes."""

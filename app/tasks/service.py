@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, bindparam, func, select, text
 from sqlalchemy.orm import aliased, selectinload
 from werkzeug.datastructures import ETags
 
@@ -48,28 +48,29 @@ def tag_names_of(task_id: Any) -> Any:
     )
 
 
-def get_user_task(*, user_id: uuid.UUID, task_id: uuid.UUID, lock: bool = False) -> Task:
+# One task with its tag names, by id and owner: the statement of every task read.
+TASK_READ = select(*TASK_COLUMNS, tag_names_of(Task.id).label("tag_names")).where(
+    Task.id == bindparam("task_id"), Task.user_id == bindparam("user_id")
+)
+
+
+def get_user_task(*, user_id: uuid.UUID, task_id: uuid.UUID, lock: bool = False) -> Any:
     """The only way to load a task: by id *and* owner, so another user's task is a 404.
 
-    A read is one statement (the tag names come along in an array); a write takes the row lock
-    that makes If-Match checks and concurrent writes race-free, and loads the tag objects it
-    may replace.
+    A read answers a row (the task's columns and its tag_names) from one statement built once;
+    a write (`lock`) answers the Task, row-locked so that If-Match checks and concurrent writes
+    are race-free, with the tag objects it may replace.
     """
-    owned = (Task.id == task_id, Task.user_id == user_id)
+    task: Task | Row | None
     if lock:
-        query = (
+        task = db.session.scalar(
             select(Task)
-            .where(*owned)
+            .where(Task.id == task_id, Task.user_id == user_id)
             .options(selectinload(Task.tags.and_(Tag.user_id == user_id)))
             .with_for_update(of=Task)
         )
-        task = db.session.scalar(query)
     else:
-        row = db.session.execute(select(Task, tag_names_of(Task.id)).where(*owned)).first()
-        task = None
-        if row is not None:
-            task, names = row
-            task.tag_names = names
+        task = db.session.execute(TASK_READ, {"task_id": task_id, "user_id": user_id}).first()
     if task is None:
         raise ApiError(404, detail="No such task.")
     return task
@@ -101,7 +102,6 @@ def _apply(task: Task, user_id: uuid.UUID, changes: dict[str, Any]) -> bool:
         _set_completion(task, changes["is_completed"])
     if "tags" in changes:
         task.tags = resolve_tags(user_id=user_id, names=changes["tags"])
-        task.tag_names = [tag.name for tag in task.tags]
     after_change = (task.title, task.description, task.is_completed, task.priority, task.due_at)
     return before != after_change or old_tags != {tag.id for tag in task.tags}
 
