@@ -7,7 +7,25 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import ConfigError, load_config
+from app.auth.passwords import init_passwords
+from app.auth.routes import blp as auth_blp
+from app.auth.tokens import init_jwt_hooks
+from app.cli import register_commands
+from app.devdb import embedded_database_url
+from app.docs import bp as docs_bp
+from app.errors import register_error_handlers, settle_retry_after
+from app.extensions import api, cors, db, jwt, limiter, migrate
+from app.health.routes import blp as health_blp
+from app.health.service import migration_heads
+from app.json_provider import OrjsonProvider
+from app.metrics import init_metrics
+from app.observability import configure_logging, init_request_tracking
+from app.openapi import register_security_scheme
+from app.request_body import init_request_body_checks
+from app.security import init_security_headers
+from app.tags.routes import blp as tags_blp
+from app.tasks.routes import blp as tasks_blp
+from config import ConfigError, load_config, sqlalchemy_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 1024 * 1024
@@ -23,13 +41,9 @@ def create_app(config: dict | None = None) -> Flask:
         raise SystemExit(f"configuration error: {error}") from None
     app.config.update(_fixed_settings(app))
 
-    from app.observability import configure_logging, init_request_tracking
-
     configure_logging(app)
     _choose_database(app)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app)
-
-    from app.json_provider import OrjsonProvider
 
     app.json = OrjsonProvider(app)
     if app.config["TRUSTED_PROXY_COUNT"]:
@@ -40,13 +54,8 @@ def create_app(config: dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from app.cli import register_commands
-    from app.metrics import init_metrics
-
     init_metrics(app)
     register_commands(app)
-
-    from app.errors import register_error_handlers
 
     register_error_handlers(app)
     return app
@@ -94,8 +103,6 @@ def _choose_database(app: Flask) -> None:
     """DATABASE_URL when given; otherwise, outside production, the embedded dev server."""
     if app.config["SQLALCHEMY_DATABASE_URI"]:
         return
-    from app.devdb import embedded_database_url
-    from config import sqlalchemy_url
 
     database = "taskapi_test" if app.config["APP_ENV"] == "testing" else "taskapi"
     url = embedded_database_url(app.instance_path, database)
@@ -127,13 +134,6 @@ def _engine_options(app: Flask) -> dict:
 
 
 def _init_extensions(app: Flask) -> None:
-    from app.auth.passwords import init_passwords
-    from app.auth.tokens import init_jwt_hooks
-    from app.errors import settle_retry_after
-    from app.extensions import api, cors, db, jwt, limiter, migrate
-    from app.openapi import register_security_scheme
-    from app.request_body import init_request_body_checks
-    from app.security import init_security_headers
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
@@ -172,13 +172,6 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.auth.routes import blp as auth_blp
-    from app.docs import bp as docs_bp
-    from app.extensions import api, limiter
-    from app.health.routes import blp as health_blp
-    from app.health.service import migration_heads
-    from app.tags.routes import blp as tags_blp
-    from app.tasks.routes import blp as tasks_blp
 
     api.register_blueprint(health_blp)
     api.register_blueprint(auth_blp)
