@@ -307,7 +307,6 @@ class TestQueryCost:
         # The token's session and user; then the page, its tag names and the count in one.
         assert len(statements) == 2, statements
 
-
     def test_reading_one_task_is_one_statement_after_authentication(self, tasks, statements):
         task = tasks.create(tags=["a", "b"])
         statements.clear()
