@@ -80,7 +80,7 @@ image-test: ## Build the image, then migrate, serve and call it against local Po
 
 # Benchmark (bench/): its own databases on the machine's PostgreSQL (taskapi_bench,
 # taskapi_bench_quick), loaded once and reused; wrk is installed with apt-get when missing.
-.PHONY: bench bench-quick explain
+.PHONY: bench bench-quick explain soak
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	$(BIN)/pip install --quiet -r bench/requirements.txt
@@ -91,6 +91,9 @@ bench: $(VENV)/.installed-bench ## Benchmark on 1M tasks (wrk, locust, growth, R
 
 bench-quick: $(VENV)/.installed-bench ## Benchmark smoke test: 10k tasks, 5 s runs, under 2 min; fails only on errors
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+soak: $(VENV)/.installed-bench ## Soak: the bench mix at 25 req/s for 10 min; fails on any error or worker RSS growth
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 explain: $(VENV)/.installed-bench ## Print the plan of every task-list query on the 1M-task bench data; fails on a bad one
 	$(BIN)/python bench/load_data.py

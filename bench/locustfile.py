@@ -5,6 +5,9 @@
 
 Pacing is constant_throughput(1): a user waits what is left of its second after each answer, so
 the offered load stays near 100 requests/s however fast the server is (unless it falls behind).
+BENCH_LOCUST_RATE sets another pace per user, and BENCH_LOCUST_STAGGER=1 starts each user at a
+random point of its first period, so that the users' requests arrive evenly instead of together
+(bench/soak.py sets both; locust starts users in whole-second batches, which pacing keeps).
 The mix is the saturation mix's: 60% list (the same five variants as bench/wrk.lua), 20% get,
 10% create, 5% update, 5% complete. Simulated user i uses bench user i's token (round-robin when
 there are fewer bench users). Every response time is written to BENCH_LOCUST_OUT at the end, so
@@ -18,6 +21,7 @@ import json
 import os
 import random
 
+import gevent
 from locust import FastHttpUser, constant_throughput, events, task
 
 LIST_VARIANTS = (
@@ -40,6 +44,8 @@ def _read_users(path: str) -> list[tuple[str, str, list[str]]]:
 
 
 USERS = _read_users(os.environ["BENCH_TOKENS"])
+RATE = float(os.environ.get("BENCH_LOCUST_RATE", "1"))
+STAGGER = os.environ.get("BENCH_LOCUST_STAGGER") == "1"
 _next_user = itertools.count()
 _samples: dict[str, list[float]] = {}
 _failures: dict[str, int] = {}
@@ -64,13 +70,15 @@ def _write(environment, **kwargs):
 
 
 class Member(FastHttpUser):
-    wait_time = constant_throughput(1)
+    wait_time = constant_throughput(RATE)
 
     def on_start(self) -> None:
         self.user_id, token, self.task_ids = USERS[next(_next_user) % len(USERS)]
         self.auth = {"Authorization": f"Bearer {token}"}
         self.base = f"/api/{self.user_id}/tasks"
         self.created = 0
+        if STAGGER:
+            gevent.sleep(random.uniform(0, 1 / RATE))
 
     @task(60)
     def list(self) -> None:

@@ -143,9 +143,12 @@ def git_commit() -> str:
 
 
 class MemorySampler(threading.Thread):
-    """Peak RSS of every gunicorn worker (and the master), sampled twice a second, per phase."""
+    """Peak RSS of every gunicorn worker (and the master), sampled twice a second, per phase.
 
-    def __init__(self, master_pid: int) -> None:
+    With `every` (seconds), it also keeps a time series: every worker's RSS about that often,
+    as (seconds since start, {pid: rss bytes}) in `series` (bench/soak.py reads it)."""
+
+    def __init__(self, master_pid: int, every: float = 0) -> None:
         super().__init__(daemon=True)
         self.master = psutil.Process(master_pid)
         self.phase = "start"
@@ -154,9 +157,13 @@ class MemorySampler(threading.Thread):
         self.master_peak = 0
         self.stop_event = threading.Event()
         self.samples = 0
+        self.every = every
+        self.series: list[tuple[float, dict[int, int]]] = []
+        self.began = time.monotonic()
 
     def run(self) -> None:
         tick = 0
+        next_snapshot = self.began
         while not self.stop_event.wait(0.5):
             tick += 1
             try:
@@ -164,9 +171,17 @@ class MemorySampler(threading.Thread):
                 children = self.master.children()
             except psutil.Error:
                 continue
+            now = time.monotonic()
+            snapshot: dict[int, int] | None = None
+            if self.every and now >= next_snapshot:
+                snapshot = {}
+                next_snapshot += self.every
+                self.series.append((round(now - self.began, 1), snapshot))
             for child in children:
                 try:
                     rss = child.memory_info().rss
+                    if snapshot is not None:
+                        snapshot[child.pid] = rss
                     if rss > self.peak.get(child.pid, (0, ""))[0]:
                         self.peak[child.pid] = (rss, self.phase)
                     if tick % 10 == 0:  # USS reads smaps: every 5 s is plenty
@@ -182,7 +197,7 @@ class MemorySampler(threading.Thread):
 
 
 @contextmanager
-def gunicorn(settings: Settings, log_path: Path):
+def gunicorn(settings: Settings, log_path: Path, env_overrides: dict[str, str] | None = None):
     """The production configuration: gunicorn.conf.py, APP_ENV=production, on a free port."""
     port = free_port()
     env = {
@@ -203,6 +218,7 @@ def gunicorn(settings: Settings, log_path: Path):
     # nothing from the caller's shell may reroute the limiter or override gunicorn.conf.py.
     for name in ("RATELIMIT_STORAGE_URI", "GUNICORN_CMD_ARGS"):
         env.pop(name, None)
+    env.update(env_overrides or {})
     output = open(log_path, "wb")  # noqa: SIM115 - closed below, after the process
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
@@ -351,10 +367,27 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def run_locust(base: str, tokens: Path, settings: Settings) -> dict[str, Any]:
-    out = DATA / "locust.json"
+def run_locust(
+    base: str,
+    tokens: Path,
+    settings: Settings,
+    *,
+    rate: float = 1.0,
+    stagger: bool = False,
+    name: str = "locust",
+) -> dict[str, Any]:
+    """settings.realistic_users users, each paced at `rate` requests a second (with `stagger`,
+    each starting at a random point of its first period), for settings.realistic_seconds; raw
+    samples in bench/.data/<name>.json."""
+    out = DATA / f"{name}.json"
     out.unlink(missing_ok=True)
-    env = {**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_LOCUST_OUT": str(out)}
+    env = {
+        **os.environ,
+        "BENCH_TOKENS": str(tokens),
+        "BENCH_LOCUST_OUT": str(out),
+        "BENCH_LOCUST_RATE": str(rate),
+        "BENCH_LOCUST_STAGGER": "1" if stagger else "",
+    }
     users = settings.realistic_users
     command = [
         str(BIN / "locust"),
@@ -551,6 +584,17 @@ def preflight(base: str, user: tuple[str, str, list[str]]) -> None:
                 raise SystemExit(f"preflight {method} {path}: {answer.status_code} {answer.text}")
 
 
+def wait_for_workers(master_pid: int, limit: float = 20) -> int:
+    """How many workers the master has once they are all forked (or after `limit` seconds)."""
+    expected = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
+    deadline = time.monotonic() + limit
+    while len(psutil.Process(master_pid).children()) < expected:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    return len(psutil.Process(master_pid).children())
+
+
 def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
     wrk = ensure_wrk()
     DATA.mkdir(exist_ok=True)
@@ -565,13 +609,7 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
     with gunicorn(settings, log_path) as (base, process):
         sampler = MemorySampler(process.pid)
         sampler.start()
-        expected = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
-        deadline = time.monotonic() + 20
-        while len(psutil.Process(process.pid).children()) < expected:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        info["workers"] = len(psutil.Process(process.pid).children())
+        info["workers"] = wait_for_workers(process.pid)
         log(f"gunicorn ready at {base} with {info['workers']} workers")
 
         emails = [email_of(i) for i in range(1, min(settings.users, 100) + 1)]
