@@ -19,7 +19,7 @@ from app.auth.service import create_user, get_user_by_email, purge_sessions
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Priority, User
-from app.tasks.schemas import TaskSchema
+from app.tasks.serialize import task_json
 from app.tasks.service import TaskFilters, create_task, list_tasks
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -194,7 +194,6 @@ def purge_sessions_command(older_than_days: int) -> None:
 def _write_tasks(user: User, output: IO[str]) -> int:
     """Stream every task of `user`, oldest first, one per line, page by page (memory stays
     flat however many there are)."""
-    schema = TaskSchema()
     output.write('{"data": [')
     count = 0
     cursor = None
@@ -208,7 +207,7 @@ def _write_tasks(user: User, output: IO[str]) -> int:
         )
         for task in page.tasks:
             output.write(",\n  " if count else "\n  ")
-            output.write(json.dumps(schema.dump(task), ensure_ascii=False))
+            output.write(json.dumps(task_json(task), ensure_ascii=False))
             count += 1
         if page.next_cursor is None:
             break

@@ -103,7 +103,7 @@ class Refresh(MethodView):
         tokens = service.rotate_refresh_token(
             user_id=current_user.id, session_id=_token_session_id(), jti=claims["jti"]
         )
-        return {"data": {"user": current_user, **tokens.__dict__}}
+        return {"data": service.AuthResult(user=current_user, tokens=tokens).as_dict()}
 
 
 @blp.route("/me")
