@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_jwt, jwt_required
+from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 
 from app.auth import service
@@ -20,6 +20,7 @@ from app.auth.schemas import (
     SessionListEnvelope,
     UserEnvelope,
 )
+from app.auth.tokens import current_user
 from app.common.docs import errors
 from app.errors import ApiError
 from app.extensions import limiter

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Row, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.passwords import passwords
@@ -25,7 +25,7 @@ def invalid_credentials() -> ApiError:
 
 @dataclass(frozen=True)
 class AuthResult:
-    user: User
+    user: User | Row  # a User, or the row of its columns that the token check loaded
     tokens: TokenPair
 
     def as_dict(self) -> dict:

@@ -1,4 +1,4 @@
-"""JWT issuance and the flask-jwt-extended hooks: revocation, current user, 401 answers."""
+"""JWT issuance, the flask-jwt-extended hooks (401 answers), and the live-session check."""
 
 from __future__ import annotations
 
@@ -7,8 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g
-from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended import (
+    create_access_token,
+    create_refresh_token,
+    get_jwt,
+    get_jwt_header,
+    verify_jwt_in_request,
+)
+from flask_jwt_extended.exceptions import RevokedTokenError
 from sqlalchemy import Row, bindparam, exists, func, select
+from werkzeug.local import LocalProxy
 
 from app.errors import problem
 from app.extensions import db, jwt
@@ -52,43 +60,99 @@ def _unauthorized(code: str, detail: str) -> Response:
     return problem(401, code, detail, headers={"WWW-Authenticate": f'Bearer error="{error}"'})
 
 
-# Built once: every authenticated request runs it, so it is not rebuilt per request. The user
-# comes back only while the token's session is live (not revoked, not expired), as a row of
-# the columns the API shows (no ORM object: nothing on the read path writes the user).
-USER_WITH_LIVE_SESSION = select(User.id, User.email, User.name, User.created_at).where(
-    User.id == bindparam("user_id"),
-    exists().where(
-        LoginSession.id == bindparam("session_id"),
-        LoginSession.user_id == User.id,
-        LoginSession.revoked_at.is_(None),
-        LoginSession.expires_at > func.now(),
-    ),
+# A token is good only while its login session is live (not revoked, not expired): that is
+# how logout and refresh-token reuse take effect at once, in every worker and instance.
+# Statements are built once, not per request; `user_id` is the token's user.
+LIVE_SESSION = exists().where(
+    LoginSession.id == bindparam("session_id"),
+    LoginSession.user_id == bindparam("user_id"),
+    LoginSession.revoked_at.is_(None),
+    LoginSession.expires_at > func.now(),
 )
+# The user, only while the session is live, as a row of the columns the API shows (no ORM
+# object: nothing on the read path writes the user).
+USER_WITH_LIVE_SESSION = select(User.id, User.email, User.name, User.created_at).where(
+    User.id == bindparam("user_id"), LIVE_SESSION
+)
+
+
+def verify_token_deferring_session_check() -> None:
+    """Verify the request's access token (signature, expiry, type, claims) but leave the
+    session check to the request's own read: one statement instead of two.
+
+    Only for requests that change nothing. Their read carries LIVE_SESSION with
+    live_session_params() and calls session_found_live() when it returns rows; the caller must
+    still run require_live_session() before answering (it asks the database only when no read
+    found the session live).
+    """
+    verify_jwt_in_request(skip_revocation_check=True)
+    ids = _token_ids(get_jwt())
+    if ids is None:
+        raise RevokedTokenError(get_jwt_header(), get_jwt())
+    g.user_id, g.session_id = ids
+    g.session_live = False
+    g.pop("user", None)
+
+
+def token_session_id() -> uuid.UUID:
+    """The login session of this request's (verified) token."""
+    return g.session_id
+
+
+def live_session_params() -> dict[str, uuid.UUID]:
+    """The parameters of LIVE_SESSION for this request's token."""
+    return {"user_id": g.user_id, "session_id": g.session_id}
+
+
+def session_found_live() -> None:
+    """A statement carrying LIVE_SESSION returned rows: the session is live."""
+    g.session_live = True
+
+
+def require_live_session() -> None:
+    """The 401 `token_revoked` unless this request's session is known to be live (a deferred
+    check whose read found nothing asks the database here)."""
+    if g.get("session_live"):
+        return
+    if not db.session.scalar(select(LIVE_SESSION), live_session_params()):
+        raise RevokedTokenError(get_jwt_header(), get_jwt())
+    g.session_live = True
+
+
+def _token_ids(jwt_payload: dict) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(user id, session id) from a token's claims; None when they are not both UUIDs."""
+    user_id = _parse_uuid(jwt_payload.get("sub"))
+    session_id = _parse_uuid(jwt_payload.get("sid"))
+    if user_id is None or session_id is None:
+        return None
+    return user_id, session_id
 
 
 def is_token_revoked(jwt_header: dict, jwt_payload: dict) -> bool:
     """One query: the token's user, if its session is live; kept as the request's user."""
-    user_id = _parse_uuid(jwt_payload.get("sub"))
-    session_id = _parse_uuid(jwt_payload.get("sid"))
-    if user_id is None or session_id is None:
+    ids = _token_ids(jwt_payload)
+    if ids is None:
         return True
-    params = {"user_id": user_id, "session_id": session_id}
-    user = db.session.execute(USER_WITH_LIVE_SESSION, params).first()
+    g.user_id, g.session_id = ids
+    user = db.session.execute(USER_WITH_LIVE_SESSION, live_session_params()).first()
     if user is None:
         return True
-    g.user, g.user_id = user, user_id
+    g.user, g.session_live = user, True
     return False
 
 
-def load_current_user(jwt_header: dict, jwt_payload: dict) -> Row | None:
-    """`current_user`: the row is_token_revoked loaded (id, email, name, created_at)."""
-    return g.get("user")
+def _request_user() -> Row:
+    return g.user
+
+
+# The request's user (id, email, name, created_at), loaded with the session check; a request
+# that deferred the check has none (using it there is a bug, and fails loudly).
+current_user: Row = LocalProxy(_request_user)  # type: ignore[assignment]
 
 
 def init_jwt_hooks(app: Flask) -> None:
     """Every JWT failure becomes a 401 problem with a precise code (never a 422 or {"msg"})."""
     jwt.token_in_blocklist_loader(is_token_revoked)
-    jwt.user_lookup_loader(load_current_user)
     jwt.unauthorized_loader(
         lambda reason: _unauthorized("unauthorized", "A bearer token is required.")
     )
@@ -99,9 +163,6 @@ def init_jwt_hooks(app: Flask) -> None:
         lambda header, payload: _unauthorized("token_expired", "The token has expired.")
     )
     jwt.revoked_token_loader(
-        lambda header, payload: _unauthorized("token_revoked", "The token has been revoked.")
-    )
-    jwt.user_lookup_error_loader(
         lambda header, payload: _unauthorized("token_revoked", "The token has been revoked.")
     )
     jwt.token_verification_failed_loader(

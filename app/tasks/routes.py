@@ -10,6 +10,7 @@ from flask import Response, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.auth.tokens import token_session_id
 from app.common.docs import errors
 from app.common.ownership import owner_only
 from app.tasks import service
@@ -116,6 +117,7 @@ class Tasks(MethodView):
             sort=args["sort"],
             limit=args["limit"],
             cursor=args.get("cursor"),
+            session_id=token_session_id(),
         )
         body = {
             "data": [task_json(task) for task in page.tasks],
@@ -155,7 +157,9 @@ class TaskById(MethodView):
         With `If-None-Match` holding the current ETag, 304 and no body. Another user's task, a
         deleted one and a malformed id are all 404.
         """
-        task = service.get_user_task(user_id=user_id, task_id=task_id)
+        task = service.get_user_task(
+            user_id=user_id, task_id=task_id, session_id=token_session_id()
+        )
         etag = service.etag_of(task)
         if request.if_none_match.contains_weak(etag.strip('"')):
             return Response(status=304, headers={"ETag": etag})

@@ -10,25 +10,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select, text
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import ETags
 
+from app.auth.tokens import LIVE_SESSION, session_found_live
 from app.common.pagination import SortOrder, after, decode_cursor, encode_cursor, order_by
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Tag, Task, task_tags
 from app.tags.service import resolve_tags
 
+# Reads are Core statements over the tables: a read only writes its rows out, so it skips the
+# ORM's attribute machinery, identity map and instance building (rows read like tasks: the
+# same names, plus tag_names). Writes use the ORM.
+TASKS = Task.__table__
+TAGS = Tag.__table__
 SORT_COLUMNS = {
-    "created_at": Task.created_at,
-    "updated_at": Task.updated_at,
-    "due_at": Task.due_at,
-    "priority": Task.priority,
-    "title": Task.title,
+    name: TASKS.c[name] for name in ("created_at", "updated_at", "due_at", "priority", "title")
 }
 DATETIME_SORTS = {"created_at", "updated_at", "due_at"}
 # What a task is answered with: every column but the search vector.
-TASK_COLUMNS = [column for column in Task.__table__.c if column.key != "search"]
+TASK_COLUMNS = [column for column in TASKS.c if column.key != "search"]
 
 
 def etag_of(task: Task) -> str:
@@ -37,28 +39,36 @@ def etag_of(task: Task) -> str:
     return f'"{digest}"'
 
 
-def tag_names_of(task_id: Any) -> Any:
-    """A correlated subquery: the names of the task's tags, as one array (empty when none)."""
-    return (
-        select(func.coalesce(func.array_agg(Tag.name), text("'{}'::varchar[]")))
-        .select_from(task_tags)
-        .join(Tag, Tag.id == task_tags.c.tag_id)
-        .where(task_tags.c.task_id == task_id)
-        .scalar_subquery()
-    )
-
-
-# One task with its tag names, by id and owner: the statement of every task read.
-TASK_READ = select(*TASK_COLUMNS, tag_names_of(Task.id).label("tag_names")).where(
-    Task.id == bindparam("task_id"), Task.user_id == bindparam("user_id")
+# The names of a task's tags, as one array (empty when none): a subquery correlated to the
+# task row of the statement it is part of.
+TAG_NAMES = (
+    select(func.coalesce(func.array_agg(TAGS.c.name), text("'{}'::varchar[]")))
+    .select_from(task_tags.join(TAGS, TAGS.c.id == task_tags.c.tag_id))
+    .where(task_tags.c.task_id == TASKS.c.id)
+    .scalar_subquery()
+    .label("tag_names")
 )
 
+# One task with its tag names, by id and owner: the statement of every task read. A request
+# passes its token's session too, which the statement checks (LIVE_SESSION) in the same trip.
+TASK_READ = select(*TASK_COLUMNS, TAG_NAMES).where(
+    TASKS.c.id == bindparam("task_id"), TASKS.c.user_id == bindparam("user_id")
+)
+TASK_READ_IN_SESSION = TASK_READ.where(LIVE_SESSION)
 
-def get_user_task(*, user_id: uuid.UUID, task_id: uuid.UUID, lock: bool = False) -> Any:
+
+def get_user_task(
+    *,
+    user_id: uuid.UUID,
+    task_id: uuid.UUID,
+    lock: bool = False,
+    session_id: uuid.UUID | None = None,
+) -> Any:
     """The only way to load a task: by id *and* owner, so another user's task is a 404.
 
     A read answers a row (the task's columns and its tag_names) from one statement built once;
-    a write (`lock`) answers the Task, row-locked so that If-Match checks and concurrent writes
+    with `session_id` (the request token's), that statement also checks the session is live.
+    A write (`lock`) answers the Task, row-locked so that If-Match checks and concurrent writes
     are race-free, with the tag objects it may replace.
     """
     task: Task | Row | None
@@ -69,8 +79,13 @@ def get_user_task(*, user_id: uuid.UUID, task_id: uuid.UUID, lock: bool = False)
             .options(selectinload(Task.tags.and_(Tag.user_id == user_id)))
             .with_for_update(of=Task)
         )
-    else:
+    elif session_id is None:
         task = db.session.execute(TASK_READ, {"task_id": task_id, "user_id": user_id}).first()
+    else:
+        params = {"task_id": task_id, "user_id": user_id, "session_id": session_id}
+        task = db.session.execute(TASK_READ_IN_SESSION, params).first()
+        if task is not None:
+            session_found_live()
     if task is None:
         raise ApiError(404, detail="No such task.")
     return task
@@ -169,59 +184,67 @@ class TaskPage:
     next_cursor: str | None
 
 
-def _conditions(entity: Any, user_id: uuid.UUID, filters: TaskFilters) -> list[Any]:
-    """The WHERE clause of a filtered list, over `entity` (Task, or an alias of it)."""
-    conditions: list[Any] = [entity.user_id == user_id]
+def _conditions(tasks: Any, user_id: uuid.UUID, filters: TaskFilters) -> list[Any]:
+    """The WHERE clause of a filtered list, over `tasks` (the table, or an alias of it)."""
+    c = tasks.c
+    conditions: list[Any] = [c.user_id == user_id]
     if filters.status != "all":
-        conditions.append(entity.is_completed.is_(filters.status == "completed"))
+        conditions.append(c.is_completed.is_(filters.status == "completed"))
     if filters.priorities:
-        conditions.append(entity.priority.in_(filters.priorities))
+        conditions.append(c.priority.in_(filters.priorities))
     if filters.due_before is not None:
-        conditions.append(entity.due_at < filters.due_before)
+        conditions.append(c.due_at < filters.due_before)
     if filters.due_after is not None:
-        conditions.append(entity.due_at > filters.due_after)
+        conditions.append(c.due_at > filters.due_after)
     if filters.q:
-        conditions.append(entity.search.op("@@")(func.websearch_to_tsquery("english", filters.q)))
+        conditions.append(c.search.op("@@")(func.websearch_to_tsquery("english", filters.q)))
     for name in dict.fromkeys(tag.casefold() for tag in filters.tags):
         carrying = (
             select(task_tags.c.task_id)
-            .join(Tag, Tag.id == task_tags.c.tag_id)
-            .where(Tag.user_id == user_id, func.lower(Tag.name) == func.lower(name))
+            .join(TAGS, TAGS.c.id == task_tags.c.tag_id)
+            .where(TAGS.c.user_id == user_id, func.lower(TAGS.c.name) == func.lower(name))
         )
-        conditions.append(entity.id.in_(carrying))
+        conditions.append(c.id.in_(carrying))
     return conditions
 
 
 def list_tasks(
-    *, user_id: uuid.UUID, filters: TaskFilters, sort: str, limit: int, cursor: str | None
+    *,
+    user_id: uuid.UUID,
+    filters: TaskFilters,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    session_id: uuid.UUID | None = None,
 ) -> TaskPage:
     """One page in keyset order, with each task's tag names and the total count: one statement.
 
     The count is an uncorrelated subquery over an alias (PostgreSQL runs it once, as an
-    InitPlan); the tag names, a correlated one per row of the page.
+    InitPlan); the tag names, a correlated one per row of the page. With `session_id` (the
+    request token's), the statement also checks the session is live.
     """
     order = SortOrder.parse(sort)
     column = SORT_COLUMNS[order.field]
-    counted = aliased(Task)
+    counted = TASKS.alias("counted")
     count_query = (
         select(func.count()).select_from(counted).where(*_conditions(counted, user_id, filters))
     )
-    # Columns, not entities: a page is only written out, so it skips the ORM's identity map and
-    # instance building (rows read like tasks: same names, plus tag_names and the total).
     query = (
-        select(
-            *TASK_COLUMNS,
-            tag_names_of(Task.id).label("tag_names"),
-            count_query.scalar_subquery().label("total"),
-        )
-        .where(*_conditions(Task, user_id, filters))
-        .order_by(*order_by(column, Task.id, order))
+        select(*TASK_COLUMNS, TAG_NAMES, count_query.scalar_subquery().label("total"))
+        .where(*_conditions(TASKS, user_id, filters))
+        .order_by(*order_by(column, TASKS.c.id, order))
         .limit(limit + 1)
     )
     if cursor:
         value, last_id = decode_cursor(cursor, order, datetime_key=order.field in DATETIME_SORTS)
-        query = query.where(after(column, Task.id, order, value, last_id))
-    rows = db.session.execute(query).all()
+        query = query.where(after(column, TASKS.c.id, order, value, last_id))
+    params = {}
+    if session_id is not None:
+        query = query.where(LIVE_SESSION)
+        params = {"user_id": user_id, "session_id": session_id}
+    rows = db.session.execute(query, params).all()
+    if rows and session_id is not None:
+        session_found_live()
     tasks = rows[:limit]
     if rows:
         count = rows[0].total

@@ -1,0 +1,123 @@
+"""Reads check the token's session inside their own statement: still a 401 for every bad token.
+
+A GET under /api/{user_id}/ verifies the token without a query and lets its read carry the
+session check (one statement instead of two); whatever that read finds (a task, nothing, a
+404, a 422, another user's path), a token whose session is not live gets the same 401 as on
+any other route, and nothing of the data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from flask_jwt_extended import create_access_token
+
+from tests.support.problems import assert_problem
+
+# (name, path under /api/{user_id}, headers): every read behind owner_only, including the
+# paths where the read itself finds nothing or refuses the request.
+READS = [
+    ("list", "/tasks", {}),
+    ("list, empty page", "/tasks?q=nothingmatchesthis", {}),
+    ("list, bad parameter", "/tasks?status=done", {}),
+    ("list, past the last page", "/tasks?limit=1&cursor=CURSOR", {}),
+    ("task", "/tasks/TASK", {}),
+    ("task, not modified", "/tasks/TASK", {"If-None-Match": "ETAG"}),
+    ("task, missing", f"/tasks/{uuid.uuid4()}", {}),
+    ("tags", "/tags", {}),
+]
+
+
+@pytest.fixture
+def stored(tasks):
+    """Two tasks, a cursor past the first, and the first task's id and ETag."""
+    task = tasks.create(title="one", tags=["t"])
+    tasks.create(title="two")
+    cursor = tasks.list("limit=1")["meta"]["next_cursor"]
+    etag = tasks.request("GET", f"/{task['id']}").headers["ETag"]
+    return {"TASK": task["id"], "ETAG": etag, "CURSOR": cursor}
+
+
+def _read(client, user, token, path, headers, stored):
+    for placeholder, value in stored.items():
+        path = path.replace(placeholder, value)
+        headers = {name: text.replace(placeholder, value) for name, text in headers.items()}
+    return client.get(
+        f"/api/{user.id}{path}", headers={"Authorization": f"Bearer {token}", **headers}
+    )
+
+
+@pytest.mark.parametrize(("name", "path", "headers"), READS, ids=[read[0] for read in READS])
+class TestEveryRead:
+    def test_answers_with_a_live_session(self, client, user, stored, name, path, headers):
+        response = _read(client, user, user.access_token, path, headers, stored)
+        assert response.status_code in {200, 304, 404, 422}
+
+    def test_is_401_once_the_session_is_logged_out(self, client, user, stored, name, path, headers):
+        logout = client.post("/api/auth/logout", headers=user.headers)
+        assert logout.status_code == 204
+        response = _read(client, user, user.access_token, path, headers, stored)
+        assert_problem(response, 401, "token_revoked")
+
+    def test_is_401_for_a_token_without_a_session(
+        self, app, client, user, stored, name, path, headers
+    ):
+        with app.app_context():
+            token = create_access_token(identity=user.id)
+        response = _read(client, user, token, path, headers, stored)
+        assert_problem(response, 401, "token_revoked")
+
+    def test_is_401_for_a_token_of_a_session_of_another_user(
+        self, app, client, auth, user, stored, name, path, headers
+    ):
+        other = auth.register()
+        sid = _claims(app, other.access_token)["sid"]
+        with app.app_context():
+            token = create_access_token(identity=user.id, additional_claims={"sid": sid})
+        response = _read(client, user, token, path, headers, stored)
+        assert_problem(response, 401, "token_revoked")
+
+    def test_is_401_for_an_expired_token(self, app, client, user, stored, name, path, headers):
+        sid = _claims(app, user.access_token)["sid"]
+        with app.app_context():
+            token = create_access_token(
+                identity=user.id,
+                additional_claims={"sid": sid},
+                expires_delta=timedelta(seconds=-1),
+            )
+        response = _read(client, user, token, path, headers, stored)
+        assert_problem(response, 401, "token_expired")
+
+    def test_a_refresh_token_is_not_an_access_token(
+        self, client, user, stored, name, path, headers
+    ):
+        response = _read(client, user, user.refresh_token, path, headers, stored)
+        assert_problem(response, 401, "token_invalid")
+
+
+def test_a_revoked_token_naming_another_user_is_401_not_403(client, auth, user):
+    other = auth.register()
+    client.post("/api/auth/logout", headers=user.headers)
+    response = client.get(f"/api/{other.id}/tasks", headers=user.headers)
+    assert_problem(response, 401, "token_revoked")
+
+
+def test_a_live_token_naming_another_user_is_403(client, auth, user):
+    other = auth.register()
+    response = client.get(f"/api/{other.id}/tasks", headers=user.headers)
+    assert_problem(response, 403, "forbidden")
+
+
+def test_a_session_revoked_between_two_reads_is_refused_at_once(client, tasks, user):
+    task = tasks.create()
+    assert tasks.request("GET", f"/{task['id']}").status_code == 200
+    client.post("/api/auth/logout", headers=user.headers)
+    assert_problem(tasks.request("GET", f"/{task['id']}"), 401, "token_revoked")
+
+
+def _claims(app, token: str) -> dict:
+    import jwt as pyjwt
+
+    return pyjwt.decode(token, app.config["JWT_SECRET_KEY"], algorithms=["HS256"])
