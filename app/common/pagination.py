@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, and_, literal, or_, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, or_, tuple_
 
 from app.errors import ApiError
 
@@ -47,18 +47,20 @@ def order_by(column: Any, id_column: Any, order: SortOrder) -> list[Any]:
 
 
 def after(
-    column: Any, id_column: Any, order: SortOrder, value: Any, last_id: uuid.UUID
+    column: Any, id_column: Any, order: SortOrder, *, past_nulls: bool
 ) -> ColumnElement[bool]:
-    """Rows strictly after (value, last_id) in `order`, with nulls sorting last.
+    """Rows strictly after the cursor's row in `order`, with nulls sorting last.
 
-    The row comparison `(key, id) > (:value, :id)` is what a (user_id, key, id) index serves.
+    The cursor's row is the parameters `after_value` and `after_id`; `past_nulls` when that row
+    had no value (then only nulls remain, ordered by id). The row comparison
+    `(key, id) > (:after_value, :after_id)` is what a (user_id, key, id) index serves.
     """
+    last_id = bindparam("after_id", type_=id_column.type)
     id_after = id_column < last_id if order.descending else id_column > last_id
-    if value is None:
-        # Past the last non-null row: only nulls remain, ordered by id.
+    if past_nulls:
         return and_(column.is_(None), id_after)
     position = tuple_(column, id_column)
-    bound = tuple_(literal(value, column.type), literal(last_id, id_column.type))
+    bound = tuple_(bindparam("after_value", type_=column.type), last_id)
     beyond = position < bound if order.descending else position > bound
     if column.expression.nullable:
         return or_(beyond, column.is_(None))

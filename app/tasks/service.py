@@ -9,28 +9,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, text
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import ETags
 
 from app.auth.tokens import LIVE_SESSION, session_found_live
-from app.common.pagination import SortOrder, after, decode_cursor, encode_cursor, order_by
+from app.common.pagination import SortOrder, decode_cursor, encode_cursor
 from app.errors import ApiError
 from app.extensions import db
-from app.models import Tag, Task, task_tags
+from app.models import Tag, Task
 from app.tags.service import resolve_tags
+from app.tasks import listing
+from app.tasks.listing import TAG_NAMES, TASK_COLUMNS, TASKS, TaskFilters
 
-# Reads are Core statements over the tables: a read only writes its rows out, so it skips the
-# ORM's attribute machinery, identity map and instance building (rows read like tasks: the
-# same names, plus tag_names). Writes use the ORM.
-TASKS = Task.__table__
-TAGS = Tag.__table__
-SORT_COLUMNS = {
-    name: TASKS.c[name] for name in ("created_at", "updated_at", "due_at", "priority", "title")
-}
 DATETIME_SORTS = {"created_at", "updated_at", "due_at"}
-# What a task is answered with: every column but the search vector.
-TASK_COLUMNS = [column for column in TASKS.c if column.key != "search"]
 
 
 def etag_of(task: Task) -> str:
@@ -38,16 +30,6 @@ def etag_of(task: Task) -> str:
     digest = hashlib.blake2b(f"{task.id}:{task.version}".encode(), digest_size=8).hexdigest()
     return f'"{digest}"'
 
-
-# The names of a task's tags, as one array (empty when none): a subquery correlated to the
-# task row of the statement it is part of.
-TAG_NAMES = (
-    select(func.coalesce(func.array_agg(TAGS.c.name), text("'{}'::varchar[]")))
-    .select_from(task_tags.join(TAGS, TAGS.c.id == task_tags.c.tag_id))
-    .where(task_tags.c.task_id == TASKS.c.id)
-    .scalar_subquery()
-    .label("tag_names")
-)
 
 # One task with its tag names, by id and owner: the statement of every task read. A request
 # passes its token's session too, which the statement checks (LIVE_SESSION) in the same trip.
@@ -167,45 +149,11 @@ def delete_task(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags | Non
 
 
 @dataclass(frozen=True)
-class TaskFilters:
-    status: str = "all"
-    priorities: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    due_before: datetime | None = None
-    due_after: datetime | None = None
-    q: str | None = None
-
-
-@dataclass(frozen=True)
 class TaskPage:
     tasks: Sequence[Any]  # rows with a task's columns and its tag_names
     count: int
     limit: int
     next_cursor: str | None
-
-
-def _conditions(tasks: Any, user_id: uuid.UUID, filters: TaskFilters) -> list[Any]:
-    """The WHERE clause of a filtered list, over `tasks` (the table, or an alias of it)."""
-    c = tasks.c
-    conditions: list[Any] = [c.user_id == user_id]
-    if filters.status != "all":
-        conditions.append(c.is_completed.is_(filters.status == "completed"))
-    if filters.priorities:
-        conditions.append(c.priority.in_(filters.priorities))
-    if filters.due_before is not None:
-        conditions.append(c.due_at < filters.due_before)
-    if filters.due_after is not None:
-        conditions.append(c.due_at > filters.due_after)
-    if filters.q:
-        conditions.append(c.search.op("@@")(func.websearch_to_tsquery("english", filters.q)))
-    for name in dict.fromkeys(tag.casefold() for tag in filters.tags):
-        carrying = (
-            select(task_tags.c.task_id)
-            .join(TAGS, TAGS.c.id == task_tags.c.tag_id)
-            .where(TAGS.c.user_id == user_id, func.lower(TAGS.c.name) == func.lower(name))
-        )
-        conditions.append(c.id.in_(carrying))
-    return conditions
 
 
 def list_tasks(
@@ -217,32 +165,24 @@ def list_tasks(
     cursor: str | None,
     session_id: uuid.UUID | None = None,
 ) -> TaskPage:
-    """One page in keyset order, with each task's tag names and the total count: one statement.
-
-    The count is an uncorrelated subquery over an alias (PostgreSQL runs it once, as an
-    InitPlan); the tag names, a correlated one per row of the page. With `session_id` (the
-    request token's), the statement also checks the session is live.
-    """
+    """One page in keyset order, with each task's tag names and the total count: one statement
+    (listing.page_statement). With `session_id` (the request token's), the statement also
+    checks the session is live."""
     order = SortOrder.parse(sort)
-    column = SORT_COLUMNS[order.field]
-    counted = TASKS.alias("counted")
-    count_query = (
-        select(func.count()).select_from(counted).where(*_conditions(counted, user_id, filters))
-    )
-    query = (
-        select(*TASK_COLUMNS, TAG_NAMES, count_query.scalar_subquery().label("total"))
-        .where(*_conditions(TASKS, user_id, filters))
-        .order_by(*order_by(column, TASKS.c.id, order))
-        .limit(limit + 1)
-    )
+    after_row = None
     if cursor:
-        value, last_id = decode_cursor(cursor, order, datetime_key=order.field in DATETIME_SORTS)
-        query = query.where(after(column, TASKS.c.id, order, value, last_id))
-    params = {}
-    if session_id is not None:
-        query = query.where(LIVE_SESSION)
-        params = {"user_id": user_id, "session_id": session_id}
-    rows = db.session.execute(query, params).all()
+        after_row = decode_cursor(cursor, order, datetime_key=order.field in DATETIME_SORTS)
+    shape = listing.Shape.of(
+        filters,
+        sort,
+        cursor_value=after_row[0] if after_row else None,
+        cursor=after_row is not None,
+        in_session=session_id is not None,
+    )
+    params = listing.parameters(
+        user_id=user_id, filters=filters, limit=limit, after_row=after_row, session_id=session_id
+    )
+    rows = db.session.execute(listing.page_statement(shape), params).all()
     if rows and session_id is not None:
         session_found_live()
     tasks = rows[:limit]
@@ -250,7 +190,7 @@ def list_tasks(
         count = rows[0].total
     elif cursor:
         # Past the last page the statement has no row to carry the total: ask for it alone.
-        count = db.session.scalar(count_query) or 0
+        count = db.session.scalar(listing.count_statement(shape), params) or 0
     else:
         count = 0
     next_cursor = None
