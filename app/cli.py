@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -207,7 +206,7 @@ def _write_tasks(user: User, output: IO[str]) -> int:
         )
         for task in page.tasks:
             output.write(",\n  " if count else "\n  ")
-            output.write(json.dumps(task_json(task), ensure_ascii=False))
+            output.write(current_app.json.dumps(task_json(task)))
             count += 1
         if page.next_cursor is None:
             break

@@ -9,8 +9,9 @@ import orjson
 from flask import Response
 from flask.json.provider import JSONProvider
 
-# marshmallow reports errors of list items under integer keys ({"tags": {0: [...]}}).
-OPTIONS = orjson.OPT_NON_STR_KEYS
+# marshmallow reports errors of list items under integer keys ({"tags": {0: [...]}}); a UTC
+# datetime is written with `Z`, as app.common.fields.format_utc writes it.
+OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 
 
 def _default(value: Any) -> Any:

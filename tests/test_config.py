@@ -80,5 +80,5 @@ def test_a_transaction_pooler_gets_no_prepared_statements_nor_startup_options():
     assert "options" not in pooled
     FakeApp.config["DB_TRANSACTION_POOLER"] = False
     direct = _engine_options(FakeApp())["connect_args"]  # type: ignore[arg-type]
-    assert direct["options"] == "-c statement_timeout=5000"
+    assert direct["options"] == "-c statement_timeout=5000 -c plan_cache_mode=force_generic_plan"
     assert "prepare_threshold" not in direct
