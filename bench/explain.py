@@ -278,7 +278,7 @@ def main() -> int:
                 assert isinstance(raw, psycopg.Connection)
                 with raw.cursor() as cur:
                     cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
-                    plan = cur.fetchone()[0][0]
+                    plan = one_row(cur)[0][0]
                     cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
                     plan_text = "\n".join(row[0] for row in cur.fetchall())
                     generic_text, generic_plan = explain_generic(raw, statement, parameters)
@@ -342,12 +342,19 @@ def explain_generic(raw: Any, statement: str, parameters: dict[str, Any]) -> tup
                 f"EXECUTE bench_explain({placeholders})" if values else "EXECUTE bench_explain"
             )
             cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + execute, values)
-            plan = cur.fetchone()[0][0]
+            plan = one_row(cur)[0][0]
             cur.execute("EXPLAIN (ANALYZE) " + execute, values)
             plan_text = "\n".join(row[0] for row in cur.fetchall())
         finally:
             cur.execute("DEALLOCATE bench_explain")
     return plan_text, plan
+
+
+def one_row(cur: Any) -> Any:
+    """The first row of a result that always has one (EXPLAIN's)."""
+    row = cur.fetchone()
+    assert row is not None, "EXPLAIN returned no row"
+    return row
 
 
 def indent(text_: str) -> str:

@@ -116,7 +116,7 @@ def log(message: str) -> None:
 def create_database_if_missing(url: str) -> bool:
     """CREATE DATABASE on the same server when it does not exist; True when it was created."""
     params = conninfo_to_dict(url)
-    name = params.get("dbname")
+    name = str(params.get("dbname") or "")
     if not name:
         raise SystemExit(f"no database name in {url}")
     admin = make_conninfo(url, dbname="postgres")
