@@ -5,10 +5,10 @@
 
 Steps: load (or reuse) the bench database; start gunicorn with the production configuration
 (gunicorn.conf.py, APP_ENV=production) on a free port; log 100 users in through the API; wrk
-saturation runs per endpoint; a paced, realistic load with locust; list latency for users with
-100, 1,000 and 10,000 tasks; worker RSS sampled all along. Prints one table and writes the same
-figures to bench/results/latest.json. Exits 1 when any request failed (non-2xx, socket error or
-locust failure); speed targets are reported, never fatal (unless --strict).
+saturation runs per endpoint; a paced, realistic load (bench/paced.py, open loop); list latency
+for users with 100, 1,000 and 10,000 tasks; worker RSS sampled all along. Prints one table and
+writes the same figures to bench/results/latest.json. Exits 1 when any request failed (non-2xx,
+socket error or timeout); speed targets are reported, never fatal (unless --strict).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -66,8 +65,6 @@ SATURATION = (
     ("complete", "PATCH complete (toggle)"),
     ("mix", "mix 60/20/10/10"),
 )
-READS = ("list", "get")
-WRITES = ("create", "update", "complete")
 TARGETS = {
     "realistic_read_p95_ms": 25.0,
     "realistic_write_p95_ms": 50.0,
@@ -358,105 +355,46 @@ def run_wrk(
     }
 
 
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile (exact on the raw samples)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, int(-(-share * len(ordered) // 1)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def run_locust(
+def run_paced(
     base: str,
     tokens: Path,
     settings: Settings,
     *,
     rate: float = 1.0,
-    stagger: bool = False,
-    name: str = "locust",
+    name: str = "paced",
 ) -> dict[str, Any]:
-    """settings.realistic_users users, each paced at `rate` requests a second (with `stagger`,
-    each starting at a random point of its first period), for settings.realistic_seconds; raw
-    samples in bench/.data/<name>.json."""
+    """settings.realistic_users users, each sending `rate` requests a second on a fixed
+    schedule (bench/paced.py), for settings.realistic_seconds. A process of its own, so that
+    the generator shares no GIL with this process's memory sampler; the summary and the raw
+    samples are in bench/.data/<name>.json."""
     out = DATA / f"{name}.json"
     out.unlink(missing_ok=True)
-    env = {
-        **os.environ,
-        "BENCH_TOKENS": str(tokens),
-        "BENCH_LOCUST_OUT": str(out),
-        "BENCH_LOCUST_RATE": str(rate),
-        "BENCH_LOCUST_STAGGER": "1" if stagger else "",
-    }
-    users = settings.realistic_users
     command = [
-        str(BIN / "locust"),
-        "-f",
-        str(BENCH / "locustfile.py"),
-        "--headless",
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-        "-u",
-        str(users),
-        "-r",
-        str(users),
-        "-t",
-        f"{settings.realistic_seconds}s",
-        "--stop-timeout",
-        "2",
-        "-H",
+        sys.executable,
+        str(BENCH / "paced.py"),
+        "--base",
         base,
-        "--exit-code-on-error",
-        "0",
+        "--tokens",
+        str(tokens),
+        "--out",
+        str(out),
+        "--users",
+        str(settings.realistic_users),
+        "--seconds",
+        str(settings.realistic_seconds),
+        "--rate",
+        str(rate),
     ]
-    started = time.monotonic()
     done = subprocess.run(
-        command,
-        env=env,
-        cwd=BENCH,
-        capture_output=True,
-        text=True,
-        timeout=settings.realistic_seconds + 120,
+        command, capture_output=True, text=True, timeout=settings.realistic_seconds + 60
     )
-    elapsed = time.monotonic() - started
-    if not out.exists():
-        raise SystemExit(f"locust wrote no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    raw = json.loads(out.read_text())
-    # An exception inside a locust task is logged, not counted as a request failure.
-    crashes = done.stderr.count("Traceback") + done.stdout.count("Traceback")
-    if crashes:
-        raw["failures"]["locust task crashed"] = crashes
-        raw["examples"].append(done.stderr[-1500:])
-    samples: dict[str, list[float]] = raw["samples_ms"]
-    failures: dict[str, int] = raw["failures"]
-    rows = []
-    groups = {name: [name] for name in ("list", "get", "create", "update", "complete")}
-    groups["reads"] = list(READS)
-    groups["writes"] = list(WRITES)
-    groups["all"] = [*READS, *WRITES]
-    for group, names in groups.items():
-        values = [value for name in names for value in samples.get(name, [])]
-        rows.append(
-            {
-                "endpoint": group,
-                "requests": len(values),
-                "rps": round(len(values) / settings.realistic_seconds, 1),
-                "p50_ms": round(percentile(values, 0.50), 1),
-                "p95_ms": round(percentile(values, 0.95), 1),
-                "p99_ms": round(percentile(values, 0.99), 1),
-                "mean_ms": round(statistics.fmean(values), 1) if values else None,
-                "errors": sum(failures.get(name, 0) for name in names)
-                + (failures.get("locust task crashed", 0) if group == "all" else 0),
-            }
+    if done.returncode != 0 or not out.exists():
+        raise SystemExit(
+            f"bench/paced.py failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
+            f"{done.stderr[-3000:]}"
         )
-    return {
-        "users": users,
-        "seconds": settings.realistic_seconds,
-        "wall_seconds": round(elapsed, 1),
-        "rows": rows,
-        "failure_examples": raw["examples"],
-    }
+    summary: dict[str, Any] = json.loads(out.read_text())["summary"]
+    return summary
 
 
 def profile(master_pid: int, out: Path, seconds: int) -> subprocess.Popen:
@@ -662,7 +600,11 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
         drain(base)
         sampler.phase = "realistic"
         log(f"realistic load: {settings.realistic_users} users x ~1 req/s")
-        results.realistic = run_locust(base, tokens, settings)
+        results.realistic = run_paced(base, tokens, settings)
+        log(
+            f"realistic load done: sends late by p99 {results.realistic['late_ms']:.1f} ms, "
+            f"generator CPU {results.realistic['cpu_seconds']:.1f} s"
+        )
 
         sampler.phase = "growth"
         for size in GROWTH_SIZES:
@@ -868,15 +810,18 @@ def main() -> int:
     date = datetime.now(UTC).isoformat(timespec="seconds")
     commit = git_commit()
     mode = "bench-quick" if quick else "bench"
+    realistic = results.realistic
     header = (
         f"Task API benchmark ({mode}) {date}, {cores} cores, commit {commit[:12]}; "
         f"{settings.users:,} users x {settings.tasks_per_user:,} tasks, "
         f"{info['workers']} gunicorn workers\n"
         f"saturation: wrk -t{settings.threads} -c{settings.connections} "
         f"{settings.saturation_seconds}s each, per-thread round-robin over "
-        f"{min(settings.users, 100)} users' tokens; realistic: locust {settings.realistic_users} "
-        f"users x constant_throughput(1), {settings.realistic_seconds}s; growth: wrk -c1 "
-        f"{settings.growth_seconds}s\n"
+        f"{min(settings.users, 100)} users' tokens; growth: wrk -c1 {settings.growth_seconds}s\n"
+        f"realistic: bench/paced.py, {settings.realistic_users} users x 1 req/s on a fixed "
+        f"schedule (open loop), {settings.realistic_seconds}s; latency from the scheduled send "
+        f"time; sends late by p99 {realistic['late_ms']:.1f} ms, generator CPU "
+        f"{realistic['cpu_seconds']:.1f} s\n"
         f"server: APP_ENV=production, rate limits off, LOG_LEVEL=WARNING (no per-request access "
         f"log), access tokens 120 min; load generators share the 2 cores"
     )

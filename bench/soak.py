@@ -5,10 +5,11 @@
 
 Built from bench/run.py's pieces: the 1M-task bench database (load_data, loaded once and
 reused), gunicorn with the production settings, 100 users logged in through the API, and
-bench/locustfile.py's mix (60% list, 20% get, 10% create, 5% update, 5% complete) with
-constant pacing: each user sends one request every users/rate seconds, starting at a random
-point of its first period, so the offered load is even rather than in bursts. A 30 s warm-up
-comes first, then --minutes of the same load. Every worker's RSS is sampled every 10 s.
+bench/paced.py's mix (60% list, 20% get, 10% create, 5% update, 5% complete) on a fixed
+schedule: each user sends one request every users/rate seconds, starting at a random point of
+its first period, so the offered load is even rather than in bursts, and whether or not its
+previous request was answered (open loop). A 30 s warm-up comes first, then --minutes of the
+same load. Every worker's RSS is sampled every 10 s.
 
 Prints duration, requests, failures, p50/p95/p99 and, per worker, the RSS at the start (after
 the warm-up), at the end and the max; writes bench/results/soak-latest.json (git-ignored) and
@@ -49,7 +50,7 @@ from run import (  # noqa: E402
     pick_tasks,
     preflight,
     remove_created_tasks,
-    run_locust,
+    run_paced,
     wait_for_workers,
     write_tokens,
 )
@@ -151,7 +152,7 @@ def timeline(
 ) -> list[dict[str, Any]]:
     """One sample a minute (nearest to each mark) from the warm-up's end to the load's end."""
     inside = [(t, snap) for t, snap in series if start_at <= t <= end_at and snap]
-    marks = []
+    marks: list[tuple[float, dict[int, int]]] = []
     mark = start_at
     while inside and mark <= end_at + step / 2:
         t, snap = min(inside, key=lambda item: abs(item[0] - mark))
@@ -170,13 +171,13 @@ def timeline(
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
-    s, lat = report["settings"], report["latency"]
+    s, lat, gen = report["settings"], report["latency"], report["generator"]
     lines = [
         f"Task API soak {report['date']}, commit {report['git_commit'][:12]}, "
         f"{report['machine']['cores']} cores, {report['machine']['gunicorn_workers']} workers",
-        f"load: {s['users']} locust users x 1 request every {s['users'] / s['rate']:.0f} s "
-        f"= {s['rate']:g} req/s offered, the bench mix; {s['warmup_seconds']} s warm-up + "
-        f"{s['minutes']:g} min",
+        f"load: {s['users']} simulated users (bench/paced.py) x 1 request every "
+        f"{s['users'] / s['rate']:.0f} s = {s['rate']:g} req/s offered, the bench mix; "
+        f"{s['warmup_seconds']} s warm-up + {s['minutes']:g} min",
         f"duration   {report['duration_seconds']:.0f} s of load "
         f"({report['wall_seconds']:.0f} s wall, with data check, start and logins)",
         f"machine    1-min load average each minute: {report['load_average_per_minute']}",
@@ -185,6 +186,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"{report['server_error_lines']} server ERROR/CRITICAL log lines",
         f"latency    p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms, "
         f"p99 {lat['p99_ms']:.1f} ms (every request, warm-up included)",
+        f"generator  sends late by p99 {gen['late_ms']:.1f} ms (max {gen['late_max_ms']:.1f} ms), "
+        f"{gen['cpu_seconds']:.1f} CPU s",
     ]
     for row in report["memory"]:
         lines.append(
@@ -198,14 +201,15 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 def write_markdown(report: dict[str, Any]) -> None:
     s, m = report["settings"], report["machine"]
-    lat = report["latency"]
+    lat, gen = report["latency"], report["generator"]
     out = [
         "# Soak test: latest result",
         "",
         "Written by `make soak` (`bench/soak.py`); rerun it to refresh this page. The realistic "
         "mix of `make bench` (60% list, 20% get, 10% create, 5% update, 5% complete) at a "
         "steady rate against gunicorn with the production settings on the 1M-task bench "
-        "database; every worker's RSS sampled every "
+        "database, sent by `bench/paced.py` on a fixed schedule (open loop: latency counts "
+        "from each request's scheduled send time); every worker's RSS sampled every "
         f"{s['sample_every']:g} s. It fails on any failed request, any server ERROR line, a "
         f"replaced worker, or a worker growing by {s['max_growth_mb']:g} MB or more from the "
         "end of the warm-up to the end.",
@@ -220,8 +224,8 @@ def write_markdown(report: dict[str, Any]) -> None:
         f"{m['kernel']}; Python {m['python']}; PostgreSQL {m['postgresql']} |",
         f"| server | gunicorn.conf.py, {m['gunicorn_workers']} sync workers, APP_ENV=production, "
         "rate limits off, LOG_LEVEL=WARNING |",
-        f"| load | {s['users']} locust users, each 1 request every "
-        f"{s['users'] / s['rate']:.0f} s = **{s['rate']:g} req/s** offered; "
+        f"| load | {s['users']} simulated users (`bench/paced.py`, open loop), each 1 request "
+        f"every {s['users'] / s['rate']:.0f} s = **{s['rate']:g} req/s** offered; "
         f"{s['warmup_seconds']} s warm-up + {s['minutes']:g} min |",
         f"| duration | {report['duration_seconds']:.0f} s of load |",
         "| load average | "
@@ -231,7 +235,9 @@ def write_markdown(report: dict[str, Any]) -> None:
         f"| failures | **{report['failures']}** failed requests; {report['server_error_lines']} "
         "server ERROR/CRITICAL log lines |",
         f"| latency, all requests | p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms, "
-        f"p99 {lat['p99_ms']:.1f} ms |",
+        f"p99 {lat['p99_ms']:.1f} ms, from each request's scheduled send time |",
+        f"| generator | sends late by p99 {gen['late_ms']:.1f} ms (max {gen['late_max_ms']:.1f} "
+        f"ms); {gen['cpu_seconds']:.1f} CPU seconds |",
         "",
         "| endpoint | requests | p50 ms | p95 ms | p99 ms | errors |",
         "|---|--:|--:|--:|--:|--:|",
@@ -274,7 +280,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10, help="after the warm-up (10)")
     parser.add_argument("--rate", type=float, default=25, help="offered requests/s, total (25)")
-    parser.add_argument("--users", type=int, default=100, help="locust users, 1 token each (100)")
+    parser.add_argument(
+        "--users", type=int, default=100, help="simulated users, 1 token each (100)"
+    )
     parser.add_argument("--warmup", type=int, default=30, help="seconds before the start RSS (30)")
     parser.add_argument("--sample-every", type=float, default=10, help="RSS sampling period (10)")
     parser.add_argument(
@@ -349,8 +357,8 @@ def main() -> int:
 
         def load() -> None:
             try:
-                outcome["realistic"] = run_locust(
-                    base, tokens, settings, rate=per_user, stagger=True, name="locust-soak"
+                outcome["realistic"] = run_paced(
+                    base, tokens, settings, rate=per_user, name="paced-soak"
                 )
             except BaseException as error:  # noqa: BLE001 - reported by the main thread
                 outcome["error"] = error
@@ -358,7 +366,7 @@ def main() -> int:
         load_started = time.monotonic() - sampler.began
         worker = threading.Thread(target=load, daemon=True)
         worker.start()
-        # run_locust has its own timeout (the run + 120 s); this bound is only a backstop.
+        # run_paced has its own timeout (the run + 60 s); this bound is only a backstop.
         deadline = time.monotonic() + load_seconds + 180
         next_report = time.monotonic() + 60
         # The machine's 1-minute load average each minute: this run alone keeps it around 1;
@@ -380,7 +388,7 @@ def main() -> int:
         load_ended = time.monotonic() - sampler.began
         sampler.stop()
         if worker.is_alive():
-            raise SystemExit("locust did not finish in time")
+            raise SystemExit("bench/paced.py did not finish in time")
         if "error" in outcome:
             raise outcome["error"]
         realistic = outcome["realistic"]
@@ -439,6 +447,9 @@ def main() -> int:
         "server_error_lines": len(errors),
         "server_error_examples": errors[:5],
         "latency": {key: everything[key] for key in ("p50_ms", "p95_ms", "p99_ms", "mean_ms")},
+        "generator": {
+            key: realistic[key] for key in ("late_ms", "late_max_ms", "cpu_seconds", "error_kinds")
+        },
         "endpoints": realistic["rows"],
         "memory": memory,
         "timeline": timeline(sampler.series, start_at, load_ended),

@@ -17,7 +17,7 @@ function setup(thread)
    threads[#threads + 1] = thread
 end
 
--- Filters that the mix and the realistic load use too (bench/locustfile.py has the same list).
+-- Filters that the mix and the realistic load use too (bench/paced.py has the same list).
 local LIST_VARIANTS = {
    "",
    "?status=pending&sort=due_at",
