@@ -6,6 +6,7 @@ from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
+from app.database import RequestSession
 from app.models.base import Base
 from app.openapi import ProblemApi
 from app.ratelimit import rate_limit_key
@@ -13,9 +14,14 @@ from app.ratelimit import rate_limit_key
 # create_savepoint: a session bound to a connection already in a transaction (the tests'
 # rolled-back one) commits to savepoints; with a plain engine, as in production, it changes nothing.
 # expire_on_commit=False: what a view just wrote is serialised without reloading it.
+# RequestSession: GET and HEAD requests read in autocommit (app/database.py).
 db = SQLAlchemy(
     model_class=Base,
-    session_options={"join_transaction_mode": "create_savepoint", "expire_on_commit": False},
+    session_options={
+        "class_": RequestSession,
+        "join_transaction_mode": "create_savepoint",
+        "expire_on_commit": False,
+    },
 )
 migrate = Migrate()
 api = ProblemApi()

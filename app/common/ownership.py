@@ -12,10 +12,8 @@ from flask_jwt_extended import verify_jwt_in_request
 from werkzeug.exceptions import HTTPException
 
 from app.auth.tokens import require_live_session, verify_token_deferring_session_check
+from app.database import SAFE_METHODS
 from app.errors import ApiError
-
-# Requests that change nothing: their own read may check the session (see below).
-SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 def owner_only(view: Callable[..., Any]) -> Callable[..., Any]:

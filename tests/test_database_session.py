@@ -1,0 +1,93 @@
+"""GET and HEAD requests read in autocommit; every other request keeps its transaction.
+
+These tests commit for real: the rolled-back transaction of the other tests binds the session
+to one connection, which (by design) keeps its transaction whatever the method.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from app.extensions import db
+
+pytestmark = pytest.mark.commits
+
+
+@pytest.fixture
+def autocommit_by_statement(app) -> Iterator[list[tuple[str, bool]]]:
+    """(statement, whether its connection was in autocommit) for every statement run."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement.split()[0].upper(), conn.connection.dbapi_connection.autocommit))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def test_reads_run_in_autocommit_and_writes_in_a_transaction(client, auth, autocommit_by_statement):
+    user = auth.register()
+    base = f"/api/{user.id}/tasks"
+    autocommit_by_statement.clear()
+    created = client.post(base, json={"title": "t"}, headers=user.headers)
+    assert created.status_code == 201
+    writes = list(autocommit_by_statement)
+    autocommit_by_statement.clear()
+    task_id = created.get_json()["data"]["id"]
+    assert client.get(f"{base}/{task_id}", headers=user.headers).status_code == 200
+    assert client.get(base, headers=user.headers).status_code == 200
+    assert client.get("/api/auth/me", headers=user.headers).status_code == 200
+    assert client.get("/health/ready").status_code == 200
+    reads = list(autocommit_by_statement)
+
+    assert writes and not any(autocommit for _, autocommit in writes), writes
+    assert len(reads) == 4 and all(autocommit for _, autocommit in reads), reads
+
+
+def test_a_write_after_reads_still_commits_atomically(client, auth, autocommit_by_statement):
+    """A connection handed back by a read is not left in autocommit for the next write."""
+    user = auth.register()
+    base = f"/api/{user.id}/tasks"
+    for _ in range(3):
+        client.get(base, headers=user.headers)
+    autocommit_by_statement.clear()
+    response = client.post(base, json={"title": "t", "tags": ["a", "b"]}, headers=user.headers)
+    assert response.status_code == 201
+    assert not any(autocommit for _, autocommit in autocommit_by_statement)
+
+
+def test_reads_keep_their_prepared_statements_between_requests(client, auth, app):
+    """psycopg deallocates every prepared statement on ROLLBACK; reads no longer end in one,
+    so a connection prepares the task read once (after 5 runs) and reuses it: PostgreSQL
+    stops planning it anew."""
+    user = auth.register()
+    base = f"/api/{user.id}/tasks"
+    task_id = client.post(base, json={"title": "t"}, headers=user.headers).get_json()["data"]["id"]
+    runs: Counter[Any] = Counter()
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "FROM tasks" in statement:
+            runs[conn.connection.dbapi_connection] += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        # The pool hands connections out in turn: enough reads for every one to pass 5.
+        for _ in range(60):
+            assert client.get(f"{base}/{task_id}", headers=user.headers).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    connection, count = runs.most_common(1)[0]
+    assert count > 5
+    prepared = connection.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+    connection.rollback()
+    assert any("login_sessions" in text and "FROM tasks" in text for (text,) in prepared)
