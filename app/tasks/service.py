@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import ETags
 
 from app.auth.tokens import LIVE_SESSION, session_found_live
@@ -55,11 +55,17 @@ def get_user_task(
     """
     task: Task | Row | None
     if lock:
-        task = db.session.scalar(
-            select(Task)
-            .where(Task.id == task_id, Task.user_id == user_id)
-            .options(selectinload(Task.tags.and_(Tag.user_id == user_id)))
-            .with_for_update(of=Task)
+        # The tags come joined in the same statement (one round trip, not two); only the
+        # task's row is locked.
+        task = (
+            db.session.scalars(
+                select(Task)
+                .where(Task.id == task_id, Task.user_id == user_id)
+                .options(joinedload(Task.tags.and_(Tag.user_id == user_id)))
+                .with_for_update(of=Task)
+            )
+            .unique()
+            .one_or_none()
         )
     elif session_id is None:
         task = db.session.execute(TASK_READ, {"task_id": task_id, "user_id": user_id}).first()
