@@ -566,6 +566,12 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
         wrk_options = {"connections": settings.connections, "threads": settings.threads}
         sampler.phase = "warm-up"
         run_wrk(wrk, base, "mix", tokens, seconds=2 if settings.quick else 5, **wrk_options)
+        # This machine's speed drifts by tens of percent over minutes (other tenants of the
+        # host), so a ratio to one /health/ready run 2 minutes earlier measures the drift too.
+        # Every endpoint after ready is followed by a short ready run, and its ratio is to the
+        # mean of the ready runs just before and just after it.
+        reference_seconds = max(2, settings.saturation_seconds // 4)
+        references: list[float] = []
         for scenario, label in SATURATION:
             drain(base)
             sampler.phase = f"saturation {scenario}"
@@ -578,9 +584,22 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
                 f"{label:34} {row['rps']:8.1f} req/s  p50 {row['p50_ms']:.1f} ms"
                 f"  p99 {row['p99_ms']:.1f} ms  non-2xx {row['non_2xx']}"
             )
+            if scenario == "ready":
+                references.append(row["rps"])
+            elif references:
+                drain(base)
+                sampler.phase = "saturation ready (reference)"
+                after = run_wrk(
+                    wrk, base, "ready", tokens, seconds=reference_seconds, **wrk_options
+                )["rps"]
+                row["ready_reference_rps"] = round((references[-1] + after) / 2, 1)
+                references.append(after)
         ready = next(r["rps"] for r in results.saturation if r["scenario"] == "ready")
+        info["ready_reference_runs_rps"] = references
+        log(f"ready reference runs: {', '.join(f'{rps:.0f}' for rps in references)} req/s")
         for row in results.saturation:
-            row["vs_ready"] = round(row["rps"] / ready, 2) if ready else None
+            reference = row.get("ready_reference_rps", ready)
+            row["vs_ready"] = round(row["rps"] / reference, 2) if reference else None
 
         if settings.profile_seconds:
             for scenario in ("list", "mix"):
@@ -818,6 +837,8 @@ def main() -> int:
         f"saturation: wrk -t{settings.threads} -c{settings.connections} "
         f"{settings.saturation_seconds}s each, per-thread round-robin over "
         f"{min(settings.users, 100)} users' tokens; growth: wrk -c1 {settings.growth_seconds}s\n"
+        f"ratios: to the mean of the /health/ready runs just before and after each endpoint "
+        f"(req/s: {', '.join(f'{rps:.0f}' for rps in info['ready_reference_runs_rps'])})\n"
         f"realistic: bench/paced.py, {settings.realistic_users} users x 1 req/s on a fixed "
         f"schedule (open loop), {settings.realistic_seconds}s; latency from the scheduled send "
         f"time; sends late by p99 {realistic['late_ms']:.1f} ms, generator CPU "
