@@ -72,8 +72,18 @@ class Shape:
 
     @classmethod
     def of(
-        cls, filters: TaskFilters, sort: str, cursor_value: Any, cursor: bool, in_session: bool
+        cls,
+        filters: TaskFilters,
+        sort: str,
+        after_row: tuple[Any, uuid.UUID] | None,
+        in_session: bool,
     ) -> Shape:
+        """The shape of a request: its filters, sort, cursor (the row it points after, if any)
+        and whether the statement checks the token's session."""
+        if after_row is None:
+            cursor = "none"
+        else:
+            cursor = "null" if after_row[0] is None else "value"
         return cls(
             status=filters.status,
             priorities=bool(filters.priorities),
@@ -82,7 +92,7 @@ class Shape:
             due_after=filters.due_after is not None,
             q=bool(filters.q),
             sort=sort,
-            cursor=("null" if cursor_value is None else "value") if cursor else "none",
+            cursor=cursor,
             in_session=in_session,
         )
 

@@ -178,13 +178,7 @@ def list_tasks(
     after_row = None
     if cursor:
         after_row = decode_cursor(cursor, order, datetime_key=order.field in DATETIME_SORTS)
-    shape = listing.Shape.of(
-        filters,
-        sort,
-        cursor_value=after_row[0] if after_row else None,
-        cursor=after_row is not None,
-        in_session=session_id is not None,
-    )
+    shape = listing.Shape.of(filters, sort, after_row, in_session=session_id is not None)
     params = listing.parameters(
         user_id=user_id, filters=filters, limit=limit, after_row=after_row, session_id=session_id
     )
