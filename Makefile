@@ -86,7 +86,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	touch $@
 
-bench: $(VENV)/.installed-bench ## Benchmark on 1M tasks (wrk, locust, growth, RSS): table + bench/results/latest.json
+bench: $(VENV)/.installed-bench ## Benchmark on 1M tasks (wrk, paced load, growth, RSS): table + bench/results/latest.json
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 bench-quick: $(VENV)/.installed-bench ## Benchmark smoke test: 10k tasks, 5 s runs, under 2 min; fails only on errors
