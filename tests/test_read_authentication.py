@@ -22,7 +22,8 @@ READS = [
     ("list", "/tasks", {}),
     ("list, empty page", "/tasks?q=nothingmatchesthis", {}),
     ("list, bad parameter", "/tasks?status=done", {}),
-    ("list, past the last page", "/tasks?limit=1&cursor=CURSOR", {}),
+    ("list, next page", "/tasks?limit=1&sort=created_at&cursor=NEXT", {}),
+    ("list, past the last page", "/tasks?limit=2&sort=created_at&cursor=PAST", {}),
     ("task", "/tasks/TASK", {}),
     ("task, not modified", "/tasks/TASK", {"If-None-Match": "ETAG"}),
     ("task, missing", f"/tasks/{uuid.uuid4()}", {}),
@@ -32,12 +33,16 @@ READS = [
 
 @pytest.fixture
 def stored(tasks):
-    """Two tasks, a cursor past the first, and the first task's id and ETag."""
+    """Tasks "one" and "two", the first one's id and ETag, a cursor after "one" (a page with
+    a row) and one after "two" (past the last page, where the count runs alone)."""
     task = tasks.create(title="one", tags=["t"])
     tasks.create(title="two")
-    cursor = tasks.list("limit=1")["meta"]["next_cursor"]
+    third = tasks.create(title="three")
+    after_one = tasks.list("limit=1&sort=created_at")["meta"]["next_cursor"]
+    after_two = tasks.list("limit=2&sort=created_at")["meta"]["next_cursor"]
+    assert tasks.request("DELETE", f"/{third['id']}").status_code == 204
     etag = tasks.request("GET", f"/{task['id']}").headers["ETag"]
-    return {"TASK": task["id"], "ETAG": etag, "CURSOR": cursor}
+    return {"TASK": task["id"], "ETAG": etag, "NEXT": after_one, "PAST": after_two}
 
 
 def _read(client, user, token, path, headers, stored):
@@ -115,6 +120,17 @@ def test_a_session_revoked_between_two_reads_is_refused_at_once(client, tasks, u
     assert tasks.request("GET", f"/{task['id']}").status_code == 200
     client.post("/api/auth/logout", headers=user.headers)
     assert_problem(tasks.request("GET", f"/{task['id']}"), 401, "token_revoked")
+
+
+def test_the_cases_read_what_they_say(client, user, stored):
+    """The cursor cases reach both paths of a page: one with rows, one where only the count
+    runs (past the last page)."""
+    path = "/tasks?limit={}&sort=created_at&cursor={}"
+    next_page = _read(client, user, user.access_token, path.format(1, "NEXT"), {}, stored)
+    past_last = _read(client, user, user.access_token, path.format(2, "PAST"), {}, stored)
+    assert [task["title"] for task in next_page.get_json()["data"]] == ["two"]
+    assert past_last.get_json()["data"] == []
+    assert past_last.get_json()["meta"]["count"] == 2
 
 
 def _claims(app, token: str) -> dict:
