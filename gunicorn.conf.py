@@ -35,9 +35,9 @@ control_socket_disable = True
 # Each worker needs a pool as large as its threads, plus room for a health check.
 os.environ.setdefault("DB_POOL_SIZE", str(threads + 1))
 
-# Metrics (app/metrics.py): every worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR
-# and a scrape sums them. prometheus_client reads the variable when the preloaded app imports
-# it, so it is settled here. Unset, this master uses a private directory, removed at exit (a
+# Metrics (app/core/metrics.py): every worker writes its samples to files in
+# PROMETHEUS_MULTIPROC_DIR and a scrape sums them. prometheus_client reads the variable when the
+# preloaded app imports it, so it is settled here. Unset, this master uses a private directory, removed at exit (a
 # directory inherited from another master's, as after a USR2 upgrade, is not shared).
 _AUTO_METRICS_PREFIX = os.path.join(tempfile.gettempdir(), "taskapi-metrics-")
 _AUTO_METRICS_DIR = f"{_AUTO_METRICS_PREFIX}{os.getpid()}"

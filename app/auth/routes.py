@@ -12,6 +12,7 @@ from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 
 from app.auth import service
+from app.auth.ratelimit import address_key, email_key
 from app.auth.schemas import (
     AuthResultEnvelope,
     LoginSchema,
@@ -24,7 +25,6 @@ from app.auth.tokens import current_user
 from app.common.docs import errors
 from app.errors import ApiError
 from app.extensions import limiter
-from app.ratelimit import address_key, email_key
 
 blp = Blueprint(
     "auth", __name__, url_prefix="/api/auth", description="Accounts, login sessions and tokens."

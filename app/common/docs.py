@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from app.openapi import BEARER_SCHEME
+from app.core.openapi import BEARER_SCHEME
 
 # Component names registered by ProblemApi for each status.
 RESPONSE_NAMES = {

@@ -12,7 +12,7 @@ from flask_jwt_extended import verify_jwt_in_request
 from werkzeug.exceptions import HTTPException
 
 from app.auth.tokens import require_live_session, verify_token_deferring_session_check
-from app.database import SAFE_METHODS
+from app.core.database import SAFE_METHODS
 from app.errors import ApiError
 
 
