@@ -37,8 +37,9 @@ os.environ.setdefault("DB_POOL_SIZE", str(threads + 1))
 
 # Metrics (app/core/metrics.py): every worker writes its samples to files in
 # PROMETHEUS_MULTIPROC_DIR and a scrape sums them. prometheus_client reads the variable when the
-# preloaded app imports it, so it is settled here. Unset, this master uses a private directory, removed at exit (a
-# directory inherited from another master's, as after a USR2 upgrade, is not shared).
+# preloaded app imports it, so it is settled here. Unset, this master uses a private directory,
+# removed at exit (a directory inherited from another master's, as after a USR2 upgrade, is not
+# shared).
 _AUTO_METRICS_PREFIX = os.path.join(tempfile.gettempdir(), "taskapi-metrics-")
 _AUTO_METRICS_DIR = f"{_AUTO_METRICS_PREFIX}{os.getpid()}"
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
