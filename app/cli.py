@@ -65,7 +65,7 @@ def _add_account(email: str, password: str, name: str | None) -> User:
     try:
         return create_user(**account)
     except ApiError as error:
-        raise _fail(error.detail) from None
+        raise _fail(str(error)) from None
 
 
 @users_cli.command("create")
