@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 from tests.support.servers import PROJECT_ROOT, gunicorn_server
 
 CHROMIUM = Path("/usr/bin/chromium")

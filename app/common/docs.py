@@ -11,7 +11,7 @@ from app.core.openapi import BEARER_SCHEME
 from app.errors import STATUSES
 
 BODY_ERRORS = (400, 413, 415, 422)
-ALWAYS = (429, 500, 503)
+ALWAYS = (414, 429, 500, 503)
 
 
 def errors(blp: Blueprint, *statuses: int, auth: bool = False, body: bool = False) -> Callable:
