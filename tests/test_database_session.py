@@ -6,6 +6,7 @@ to one connection, which (by design) keeps its transaction whatever the method.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -94,3 +95,27 @@ def test_reads_keep_their_prepared_statements_between_requests(client, auth, app
     connection.rollback()
     assert any("FROM tasks" in text for (text,) in prepared), prepared
     assert any("login_sessions" in text for (text,) in prepared), prepared
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "reads_only"),
+    [
+        ("GET", "/api/{user}/tasks", True),
+        ("HEAD", "/api/{user}/tasks", True),
+        ("GET", "/api/{user}/tasks/{task}", True),
+        ("POST", "/api/{user}/tasks", False),
+        ("PATCH", "/api/{user}/tasks/{task}", False),
+        ("GET", "/api/auth/me", True),
+        ("POST", "/api/auth/refresh", False),
+        ("GET", "/health/ready", True),
+        # A GET whose view is not marked keeps a transaction: the method alone decides nothing.
+        ("GET", "/metrics", False),
+        ("GET", "/no/such/route", False),
+    ],
+)
+def test_autocommit_is_what_the_view_declares(app, method, path, reads_only):
+    from app.core.database import request_reads_only
+
+    url = path.format(user=uuid.uuid4(), task=uuid.uuid4())
+    with app.test_request_context(url, method=method):
+        assert request_reads_only() is reads_only
