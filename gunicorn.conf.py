@@ -9,6 +9,12 @@ import os
 import shutil
 import tempfile
 
+from dotenv import load_dotenv
+
+# .env counts for gunicorn's settings too (HOST, PORT, WEB_CONCURRENCY, ...), as for the app's;
+# the environment wins over it.
+load_dotenv(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
 # Sync workers: each request holds one worker and one database connection, which is simple
@@ -89,6 +95,12 @@ def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid, _metrics_dir)
+
+
+def when_ready(server):
+    """Say where the API and its docs answer, once gunicorn listens."""
+    for listener in server.LISTENERS:
+        server.log.info("Task API at %s, docs at %s/api/docs", listener, listener)
 
 
 def on_exit(server):  # noqa: ARG001 - gunicorn's hook signature
