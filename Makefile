@@ -33,7 +33,7 @@ run: install migrate ## Set up and serve the API under gunicorn on 127.0.0.1:800
 # and start fast; nothing else stops it.
 stop: ## Stop the embedded PostgreSQL that make run and make test start (instance/pgdata)
 	@if [ -x $(BIN)/python ]; then \
-		$(BIN)/python -c 'from app.devdb import stop_embedded_server; print(stop_embedded_server("instance"))'; \
+		$(BIN)/python -c 'from app.core.devdb import stop_embedded_server; print(stop_embedded_server("instance"))'; \
 	elif [ -f instance/pgdata/postmaster.pid ]; then \
 		echo "$(VENV) is gone; stop the server with: kill -INT $$(head -1 instance/pgdata/postmaster.pid)"; exit 1; \
 	else echo "no embedded PostgreSQL is running"; fi
@@ -102,17 +102,17 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	touch $@
 
 bench: $(VENV)/.installed-bench ## Benchmark on 1M tasks (wrk, paced load, growth, RSS): table + bench/results/latest.json
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-quick: $(VENV)/.installed-bench ## Benchmark smoke test: 10k tasks, 5 s runs, under 2 min; fails only on errors
-	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --quick $(BENCH_ARGS)
 
 soak: $(VENV)/.installed-bench ## Soak: the bench mix at 25 req/s for 10 min; fails on any error or worker RSS growth
-	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 explain: $(VENV)/.installed-bench ## Print the plan of every task-list query on the 1M-task bench data; fails on a bad one
-	$(BIN)/python bench/load_data.py
-	$(BIN)/python bench/explain.py $(EXPLAIN_ARGS)
+	$(BIN)/python -m bench.load_data
+	$(BIN)/python -m bench.explain $(EXPLAIN_ARGS)
 
 audit: ## pip-audit of the pinned requirements (says so when the vulnerability service is unreachable)
 	bash scripts/audit.sh

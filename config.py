@@ -14,7 +14,8 @@ class ConfigError(RuntimeError):
     """A setting is missing or unsafe; the message is one line for the operator."""
 
 
-def _bool(name: str, default: bool) -> bool:
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean setting: 1, true, yes or on (any case) mean true; unset or empty, the default."""
     value = os.environ.get(name)
     if value is None or value == "":
         return default
@@ -47,7 +48,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "DB_MAX_OVERFLOW": _int("DB_MAX_OVERFLOW", 5),
         "DB_CONNECT_TIMEOUT": _int("DB_CONNECT_TIMEOUT", 3),
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 5000),
-        "DB_TRANSACTION_POOLER": _bool("DB_TRANSACTION_POOLER", False),
+        "DB_TRANSACTION_POOLER": env_bool("DB_TRANSACTION_POOLER", False),
         "JWT_SECRET_KEY": os.environ.get("JWT_SECRET_KEY", ""),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=refresh_days),
@@ -58,7 +59,7 @@ def load_config(overrides: dict | None = None) -> dict:
             for origin in os.environ.get("CORS_ORIGINS", "").split(",")
             if origin.strip()
         ],
-        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_DEFAULT": os.environ.get("RATELIMIT_DEFAULT", "300 per minute"),
         "RATELIMIT_AUTH": os.environ.get("RATELIMIT_AUTH", "10 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
@@ -66,7 +67,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # /metrics: 404 unless enabled; with a token, it also wants `Authorization: Bearer ...`.
-        "METRICS_ENABLED": _bool("METRICS_ENABLED", False),
+        "METRICS_ENABLED": env_bool("METRICS_ENABLED", False),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
     }
     if overrides:

@@ -9,13 +9,14 @@ import os
 import shutil
 import tempfile
 
-from dotenv import load_dotenv
-
-# .env counts for gunicorn's settings too (HOST, PORT, WEB_CONCURRENCY, ...), as for the app's;
-# the environment wins over it.
-load_dotenv(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
+from config import env_bool  # importing config also reads .env, as the app will
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+
+# The longest request line (method, path and query) read, in bytes: gunicorn's maximum. Longer
+# ones, and requests gunicorn refuses before the app sees them, are answered in the service's
+# problem+json shape (414 uri_too_long, 431, 400) instead of gunicorn's HTML page (post_fork).
+limit_request_line = 8190
 
 # Sync workers: each request holds one worker and one database connection, which is simple
 # and, for short PostgreSQL-bound requests on few cores, measured fastest (see README).
@@ -41,25 +42,19 @@ control_socket_disable = True
 # Each worker needs a pool as large as its threads, plus room for a health check.
 os.environ.setdefault("DB_POOL_SIZE", str(threads + 1))
 
-# Metrics (app/metrics.py): every worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR
-# and a scrape sums them. prometheus_client reads the variable when the preloaded app imports
-# it, so it is settled here. Unset, this master uses a private directory, removed at exit (a
-# directory inherited from another master's, as after a USR2 upgrade, is not shared).
+# Metrics (app/core/metrics.py): every worker writes its samples to files in
+# PROMETHEUS_MULTIPROC_DIR and a scrape sums them. prometheus_client reads the variable when the
+# preloaded app imports it, so it is settled here. Unset, this master uses a private directory,
+# removed at exit (a directory inherited from another master's, as after a USR2 upgrade, is not
+# shared).
 _AUTO_METRICS_PREFIX = os.path.join(tempfile.gettempdir(), "taskapi-metrics-")
 _AUTO_METRICS_DIR = f"{_AUTO_METRICS_PREFIX}{os.getpid()}"
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
-def _metrics_enabled() -> bool:
-    """METRICS_ENABLED as config.py will read it: the environment, else .env."""
-    from dotenv import dotenv_values
-
-    dotenv = dotenv_values(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
-    value = os.environ.get("METRICS_ENABLED") or dotenv.get("METRICS_ENABLED") or ""
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-if _metrics_enabled() and (not _metrics_dir or _metrics_dir.startswith(_AUTO_METRICS_PREFIX)):
+if env_bool("METRICS_ENABLED", False) and (
+    not _metrics_dir or _metrics_dir.startswith(_AUTO_METRICS_PREFIX)
+):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir = _AUTO_METRICS_DIR
 if _metrics_dir:
     os.makedirs(_metrics_dir, exist_ok=True)
@@ -74,9 +69,12 @@ def pre_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
 
 
 def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
-    """Connections opened in the master must not be shared by forked workers."""
+    """Connections opened in the master must not be shared by forked workers; the worker's own
+    refusals are written as problem+json."""
+    from app.core.gunicorn_errors import install as install_problem_errors
     from app.extensions import db
 
+    install_problem_errors()
     app = worker.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)

@@ -11,18 +11,18 @@ from app.auth.passwords import init_passwords
 from app.auth.routes import blp as auth_blp
 from app.auth.tokens import init_jwt_hooks
 from app.cli import register_commands
-from app.devdb import embedded_database_url
-from app.docs import bp as docs_bp
+from app.core.devdb import embedded_database_url
+from app.core.docs import bp as docs_bp
+from app.core.json_provider import OrjsonProvider
+from app.core.metrics import init_metrics
+from app.core.observability import configure_logging, init_request_tracking
+from app.core.openapi import register_security_scheme
+from app.core.request_body import init_request_body_checks
+from app.core.security import init_security_headers
 from app.errors import register_error_handlers, settle_retry_after
 from app.extensions import api, cors, db, jwt, limiter, migrate
 from app.health.routes import blp as health_blp
 from app.health.service import migration_heads
-from app.json_provider import OrjsonProvider
-from app.metrics import init_metrics
-from app.observability import configure_logging, init_request_tracking
-from app.openapi import register_security_scheme
-from app.request_body import init_request_body_checks
-from app.security import init_security_headers
 from app.tags.routes import blp as tags_blp
 from app.tasks.routes import blp as tasks_blp
 from config import ConfigError, load_config, sqlalchemy_url

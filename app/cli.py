@@ -18,8 +18,8 @@ from app.auth.service import create_user, get_user_by_email, purge_sessions
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Priority, User
-from app.tasks.serialize import task_json
-from app.tasks.service import TaskFilters, create_task, list_tasks
+from app.tasks.schemas import TaskSchema
+from app.tasks.service import create_task, list_tasks
 
 users_cli = AppGroup("users", help="Manage accounts.")
 sessions_cli = AppGroup("sessions", help="Maintain login sessions.")
@@ -65,7 +65,7 @@ def _add_account(email: str, password: str, name: str | None) -> User:
     try:
         return create_user(**account)
     except ApiError as error:
-        raise _fail(error.detail) from None
+        raise _fail(str(error)) from None
 
 
 @users_cli.command("create")
@@ -194,19 +194,20 @@ def _write_tasks(user: User, output: IO[str]) -> int:
     """Stream every task of `user`, oldest first, one per line, page by page (memory stays
     flat however many there are)."""
     output.write('{"data": [')
+    schema = TaskSchema()
     count = 0
     cursor = None
     while True:
         page = list_tasks(
             user_id=user.id,
-            filters=TaskFilters(),
+            filters={},
             sort="created_at",
             limit=EXPORT_PAGE,
             cursor=cursor,
         )
         for task in page.tasks:
             output.write(",\n  " if count else "\n  ")
-            output.write(current_app.json.dumps(task_json(task)))
+            output.write(current_app.json.dumps(schema.dump(task)))
             count += 1
         if page.next_cursor is None:
             break

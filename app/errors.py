@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -16,41 +17,105 @@ log = logging.getLogger(__name__)
 PROBLEM_MIMETYPE = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
 
-# The stable `code` of each status when the raiser did not name a more precise one.
-DEFAULT_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    412: "precondition_failed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "service_unavailable",
+
+@dataclass(frozen=True)
+class Status:
+    """How the service names a status: the problem's `title`, its default `code` and `detail`,
+    and the OpenAPI response component that documents it.
+
+    Written out rather than taken from http.HTTPStatus, whose names and phrases change between
+    Python versions (3.13 renamed 413 and 422), so the answers and the document are the same on
+    every supported Python.
+    """
+
+    title: str
+    code: str
+    detail: str
+    component: str
+
+
+STATUSES = {
+    400: Status("Bad Request", "bad_request", "The request could not be parsed.", "BAD_REQUEST"),
+    401: Status("Unauthorized", "unauthorized", "Authentication is required.", "UNAUTHORIZED"),
+    403: Status("Forbidden", "forbidden", "This resource belongs to another user.", "FORBIDDEN"),
+    404: Status("Not Found", "not_found", "The requested resource was not found.", "NOT_FOUND"),
+    405: Status(
+        "Method Not Allowed",
+        "method_not_allowed",
+        "The method is not allowed for this resource.",
+        "METHOD_NOT_ALLOWED",
+    ),
+    409: Status("Conflict", "conflict", "The request conflicts with existing data.", "CONFLICT"),
+    410: Status("Gone", "gone", "The resource is no longer available.", "GONE"),
+    412: Status(
+        "Precondition Failed",
+        "precondition_failed",
+        "The resource has changed since the given ETag.",
+        "PRECONDITION_FAILED",
+    ),
+    413: Status(
+        "Request Entity Too Large",
+        "payload_too_large",
+        "The request body is larger than the service accepts (1 MiB).",
+        "REQUEST_ENTITY_TOO_LARGE",
+    ),
+    414: Status(
+        "URI Too Long",
+        "uri_too_long",
+        "The request line (path and query) is longer than the service reads.",
+        "REQUEST_URI_TOO_LONG",
+    ),
+    415: Status(
+        "Unsupported Media Type",
+        "unsupported_media_type",
+        "Request bodies must be sent as application/json.",
+        "UNSUPPORTED_MEDIA_TYPE",
+    ),
+    422: Status(
+        "Unprocessable Entity",
+        "validation_error",
+        "The request is invalid.",
+        "UNPROCESSABLE_ENTITY",
+    ),
+    429: Status(
+        "Too Many Requests",
+        "rate_limited",
+        "Too many requests; retry after the time in Retry-After.",
+        "TOO_MANY_REQUESTS",
+    ),
+    431: Status(
+        "Request Header Fields Too Large",
+        "headers_too_large",
+        "The request's headers are larger than the service reads.",
+        "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    ),
+    500: Status(
+        "Internal Server Error",
+        "internal_error",
+        "An unexpected error occurred; it has been logged.",
+        "INTERNAL_SERVER_ERROR",
+    ),
+    503: Status(
+        "Service Unavailable",
+        "service_unavailable",
+        "The service is temporarily unavailable; retry after the time in Retry-After.",
+        "SERVICE_UNAVAILABLE",
+    ),
 }
 
-DEFAULT_DETAILS = {
-    400: "The request could not be parsed.",
-    401: "Authentication is required.",
-    403: "This resource belongs to another user.",
-    404: "The requested resource was not found.",
-    405: "The method is not allowed for this resource.",
-    412: "The resource has changed since the given ETag.",
-    413: "The request body is larger than the service accepts (1 MiB).",
-    415: "Request bodies must be sent as application/json.",
-    422: "The request is invalid.",
-    429: "Too many requests; retry after the time in Retry-After.",
-    500: "An unexpected error occurred; it has been logged.",
-    503: "The service is temporarily unavailable; retry after the time in Retry-After.",
-}
+
+def status_of(status: int) -> Status:
+    """The table's entry, or one made from the standard phrase for a status it does not list."""
+    known = STATUSES.get(status)
+    if known is not None:
+        return known
+    phrase = HTTPStatus(status).phrase
+    return Status(phrase, "error", phrase, HTTPStatus(status).name)
 
 
 class ApiError(Exception):
-    """An expected failure with a status, a stable code and a message for the client."""
+    """An expected failure with a status, a stable code and a message for the client (the
+    status's defaults where they are not given)."""
 
     def __init__(
         self,
@@ -63,8 +128,8 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(detail or code)
         self.status = status
-        self.code = code or DEFAULT_CODES.get(status, "error")
-        self.detail = detail or DEFAULT_DETAILS.get(status, HTTPStatus(status).phrase)
+        self.code = code
+        self.detail = detail
         self.errors = errors
         self.headers = headers or {}
 
@@ -78,12 +143,13 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """Build a problem+json response; the request id ties it to the log line."""
+    known = status_of(status)
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "title": known.title,
         "status": status,
-        "detail": detail or DEFAULT_DETAILS.get(status, HTTPStatus(status).phrase),
-        "code": code or DEFAULT_CODES.get(status, "error"),
+        "detail": detail or known.detail,
+        "code": code or known.code,
     }
     if errors is not None:
         body["errors"] = errors

@@ -6,15 +6,15 @@ from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-from app.database import RequestSession
+from app.auth.ratelimit import rate_limit_key
+from app.core.database import RequestSession
+from app.core.openapi import ProblemApi
 from app.models.base import Base
-from app.openapi import ProblemApi
-from app.ratelimit import rate_limit_key
 
 # create_savepoint: a session bound to a connection already in a transaction (the tests'
 # rolled-back one) commits to savepoints; with a plain engine, as in production, it changes nothing.
 # expire_on_commit=False: what a view just wrote is serialised without reloading it.
-# RequestSession: GET and HEAD requests read in autocommit (app/database.py).
+# RequestSession: GET and HEAD requests read in autocommit (app/core/database.py).
 db = SQLAlchemy(
     model_class=Base,
     session_options={

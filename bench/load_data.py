@@ -1,7 +1,7 @@
 """Bench data: its own database, the app's migrations, then users and tasks bulk-loaded by COPY.
 
-    .venv/bin/python bench/load_data.py                      # 1,000 users x 1,000 tasks
-    .venv/bin/python bench/load_data.py --users 10 \\
+    .venv/bin/python -m bench.load_data                      # 1,000 users x 1,000 tasks
+    .venv/bin/python -m bench.load_data --users 10 \\
         --database-url postgresql://postgres@127.0.0.1:5432/taskapi_bench_quick
 
 Every user gets 10 tags; each task carries 0-3 of them. 30% of tasks are completed, half have a
@@ -145,7 +145,6 @@ def migrate(url: str) -> None:
 def password_hash() -> str:
     """One Argon2 hash with the app's hasher and default cost, shared by every bench user (so
     logins verify it without a rehash)."""
-    sys.path.insert(0, str(ROOT))
     from app.auth.passwords import Passwords
     from config import load_config
 

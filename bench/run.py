@@ -1,7 +1,7 @@
 """The benchmark driver: `make bench` (1M tasks, 20 s runs) and `make bench-quick` (CI smoke test).
 
-    .venv/bin/python bench/run.py            # full: about 10 minutes after the first load
-    .venv/bin/python bench/run.py --quick    # 10 users x 1,000 tasks, 5 s runs, under 2 minutes
+    .venv/bin/python -m bench.run            # full: about 10 minutes after the first load
+    .venv/bin/python -m bench.run --quick    # 10 users x 1,000 tasks, 5 s runs, under 2 minutes
 
 Steps: load (or reuse) the bench database; start gunicorn with the production configuration
 (gunicorn.conf.py, APP_ENV=production) on a free port; log 100 users in through the API; wrk
@@ -18,8 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,9 +34,7 @@ import httpx
 import psutil
 import psycopg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from load_data import (  # noqa: E402
+from bench.load_data import (
     GROWTH_SIZES,
     PASSWORD,
     Dataset,
@@ -46,6 +42,7 @@ from load_data import (  # noqa: E402
     ensure_loaded,
     growth_email,
 )
+from tests.support.servers import launch, stop, wait_until_serving
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -111,12 +108,6 @@ def ensure_wrk() -> str:
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=300)
     subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, timeout=300)
     return shutil.which("wrk") or "wrk"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def git_commit() -> str:
@@ -195,8 +186,8 @@ class MemorySampler(threading.Thread):
 
 @contextmanager
 def gunicorn(settings: Settings, log_path: Path, env_overrides: dict[str, str] | None = None):
-    """The production configuration: gunicorn.conf.py, APP_ENV=production, on a free port."""
-    port = free_port()
+    """The production configuration: gunicorn.conf.py, APP_ENV=production, on a free port
+    (tests/support/servers.py launches it, as it does for the tests)."""
     env = {
         **os.environ,
         "APP_ENV": "production",
@@ -204,7 +195,6 @@ def gunicorn(settings: Settings, log_path: Path, env_overrides: dict[str, str] |
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "RATELIMIT_ENABLED": "false",
         "HOST": "127.0.0.1",
-        "PORT": str(port),
         # The app logs one JSON line per request at INFO: at thousands of requests a second
         # that would measure stdout, so the bench logs warnings and errors only.
         "LOG_LEVEL": "WARNING",
@@ -216,38 +206,15 @@ def gunicorn(settings: Settings, log_path: Path, env_overrides: dict[str, str] |
     for name in ("RATELIMIT_STORAGE_URI", "GUNICORN_CMD_ARGS"):
         env.pop(name, None)
     env.update(env_overrides or {})
-    output = open(log_path, "wb")  # noqa: SIM115 - closed below, after the process
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    base, process = launch(env, log_path, new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"gunicorn exited with {process.returncode}: see {log_path}")
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"gunicorn did not become ready in 60 s: see {log_path}")
-            time.sleep(0.2)
+        try:
+            wait_until_serving(base, process, timeout=60, path="/health/ready")
+        except (RuntimeError, TimeoutError) as error:
+            raise SystemExit(f"{error}: see {log_path}") from None
         yield base, process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        output.close()
+        stop(process, timeout=30)
 
 
 # --- users, tokens and tasks ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The soak test: `make soak`, the realistic mix at a steady rate for 10 minutes.
 
-    .venv/bin/python bench/soak.py                           # 10 min at 25 req/s, 100 users
-    .venv/bin/python bench/soak.py --minutes 2 --rate 40     # SOAK_ARGS="..." through make
+    .venv/bin/python -m bench.soak                           # 10 min at 25 req/s, 100 users
+    .venv/bin/python -m bench.soak --minutes 2 --rate 40     # SOAK_ARGS="..." through make
 
 Built from bench/run.py's pieces: the 1M-task bench database (load_data, loaded once and
 reused), gunicorn with the production settings, 100 users logged in through the API, and
@@ -34,10 +34,8 @@ from typing import Any
 import psutil
 import psycopg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from load_data import Dataset, email_of, ensure_loaded  # noqa: E402
-from run import (  # noqa: E402
+from bench.load_data import Dataset, email_of, ensure_loaded
+from bench.run import (
     DATA,
     FULL_URL,
     RESULTS,

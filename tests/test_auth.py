@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
-from tests.conftest import PASSWORD, Account, Auth
+from tests.support.accounts import PASSWORD, Account
+from tests.support.clients import Auth
 from tests.support.problems import assert_problem
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, select, text
 from app import cli
 from app.extensions import db
 from app.models import LoginSession, Task, User
-from tests.conftest import PASSWORD, Tasks
+from tests.support.accounts import PASSWORD
+from tests.support.clients import Tasks
 from tests.support.problems import assert_problem
 
 

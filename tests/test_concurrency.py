@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from tests.conftest import Auth, Tasks
+from tests.support.clients import Auth, Tasks
 from tests.support.database import libpq_url
 
 pytestmark = pytest.mark.commits

@@ -10,7 +10,7 @@ from hypothesis.errors import Flaky
 from schemathesis.config import SchemathesisConfig
 
 from app.extensions import limiter
-from tests.conftest import PASSWORD, Account
+from tests.support.accounts import PASSWORD, Account
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 STATEFUL_SUITES = 5

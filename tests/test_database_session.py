@@ -1,4 +1,4 @@
-"""GET and HEAD requests read in autocommit; every other request keeps its transaction.
+"""Views marked @read_only read in autocommit; every other request keeps its transaction.
 
 These tests commit for real: the rolled-back transaction of the other tests binds the session
 to one connection, which (by design) keeps its transaction whatever the method.
@@ -6,6 +6,7 @@ to one connection, which (by design) keeps its transaction whatever the method.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -49,7 +50,8 @@ def test_reads_run_in_autocommit_and_writes_in_a_transaction(client, auth, autoc
     reads = list(autocommit_by_statement)
 
     assert writes and not any(autocommit for _, autocommit in writes), writes
-    assert len(reads) == 4 and all(autocommit for _, autocommit in reads), reads
+    # The token's session check, then the read itself; /auth/me is the check alone.
+    assert len(reads) == 6 and all(autocommit for _, autocommit in reads), reads
 
 
 def test_a_write_after_reads_still_commits_atomically(client, auth, autocommit_by_statement):
@@ -66,8 +68,8 @@ def test_a_write_after_reads_still_commits_atomically(client, auth, autocommit_b
 
 def test_reads_keep_their_prepared_statements_between_requests(client, auth, app):
     """psycopg deallocates every prepared statement on ROLLBACK; reads no longer end in one,
-    so a connection prepares the task read once (after 5 runs) and reuses it: PostgreSQL
-    stops planning it anew."""
+    so a connection prepares the session check and the task read once (after 5 runs each) and
+    reuses them: PostgreSQL stops planning them anew."""
     user = auth.register()
     base = f"/api/{user.id}/tasks"
     task_id = client.post(base, json={"title": "t"}, headers=user.headers).get_json()["data"]["id"]
@@ -91,4 +93,29 @@ def test_reads_keep_their_prepared_statements_between_requests(client, auth, app
     assert count > 5
     prepared = connection.execute("SELECT statement FROM pg_prepared_statements").fetchall()
     connection.rollback()
-    assert any("login_sessions" in text and "FROM tasks" in text for (text,) in prepared)
+    assert any("FROM tasks" in text for (text,) in prepared), prepared
+    assert any("login_sessions" in text for (text,) in prepared), prepared
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "reads_only"),
+    [
+        ("GET", "/api/{user}/tasks", True),
+        ("HEAD", "/api/{user}/tasks", True),
+        ("GET", "/api/{user}/tasks/{task}", True),
+        ("POST", "/api/{user}/tasks", False),
+        ("PATCH", "/api/{user}/tasks/{task}", False),
+        ("GET", "/api/auth/me", True),
+        ("POST", "/api/auth/refresh", False),
+        ("GET", "/health/ready", True),
+        # A GET whose view is not marked keeps a transaction: the method alone decides nothing.
+        ("GET", "/metrics", False),
+        ("GET", "/no/such/route", False),
+    ],
+)
+def test_autocommit_is_what_the_view_declares(app, method, path, reads_only):
+    from app.core.database import request_reads_only
+
+    url = path.format(user=uuid.uuid4(), task=uuid.uuid4())
+    with app.test_request_context(url, method=method):
+        assert request_reads_only() is reads_only

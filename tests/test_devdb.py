@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from app.devdb import embedded_database_url, stop_embedded_server
+from app.core.devdb import embedded_database_url, stop_embedded_server
 
 
 def test_stop_with_no_server_says_so(tmp_path):

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 from tests.support.servers import PROJECT_ROOT, gunicorn_server
 
 # Where scripts/system-deps.sh (run by make test) looks for it, and installs it when missing.

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 from tests.support.servers import PROJECT_ROOT, gunicorn_server
 
 BIN = Path(sys.executable).parent

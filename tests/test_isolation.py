@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import Tasks
+from tests.support.clients import Tasks
 from tests.support.problems import assert_problem
 
 TASK_ROUTES = [

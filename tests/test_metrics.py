@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
+from app.core.metrics import watch_pool
 from app.extensions import db
-from app.metrics import watch_pool
 from tests.support.problems import assert_problem
 from tests.support.servers import gunicorn_server
 

@@ -31,7 +31,7 @@ UNDOCUMENTED_ENDPOINTS = {
     "api-docs.openapi_json",
     "api-docs.openapi_swagger_ui",
     "docs_assets.asset",
-    # For the operator's scraper, not clients: kept out of the contract (app/metrics.py).
+    # For the operator's scraper, not clients: kept out of the contract (app/core/metrics.py).
     "metrics",
 }
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 from argon2 import PasswordHasher
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 from tests.support.problems import assert_problem
 
 

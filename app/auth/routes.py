@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_jwt_extended import get_jwt, jwt_required
+from flask_jwt_extended import current_user, get_jwt, jwt_required
 from flask_smorest import Blueprint
 
 from app.auth import service
+from app.auth.ratelimit import address_key, email_key
 from app.auth.schemas import (
     AuthResultEnvelope,
     LoginSchema,
@@ -20,11 +21,11 @@ from app.auth.schemas import (
     SessionListEnvelope,
     UserEnvelope,
 )
-from app.auth.tokens import current_user
+from app.auth.tokens import token_session_id
 from app.common.docs import errors
+from app.core.database import read_only
 from app.errors import ApiError
 from app.extensions import limiter
-from app.ratelimit import address_key, email_key
 
 blp = Blueprint(
     "auth", __name__, url_prefix="/api/auth", description="Accounts, login sessions and tokens."
@@ -41,10 +42,6 @@ auth_rate_limits: list[Callable[..., Any]] = [
     limiter.shared_limit(_auth_limit, scope="auth-address", key_func=address_key),
     limiter.shared_limit(_auth_limit, scope="auth-email", key_func=email_key),
 ]
-
-
-def _token_session_id() -> uuid.UUID:
-    return uuid.UUID(get_jwt()["sid"])
 
 
 @blp.route("/register")
@@ -102,13 +99,14 @@ class Refresh(MethodView):
         """
         claims = get_jwt()
         tokens = service.rotate_refresh_token(
-            user_id=current_user.id, session_id=_token_session_id(), jti=claims["jti"]
+            user_id=current_user.id, session_id=token_session_id(), jti=claims["jti"]
         )
         return {"data": service.AuthResult(user=current_user, tokens=tokens).as_dict()}
 
 
 @blp.route("/me")
 class Me(MethodView):
+    @read_only
     @jwt_required()
     @blp.response(200, UserEnvelope)
     @errors(blp, auth=True)
@@ -133,11 +131,12 @@ class Logout(MethodView):
         Revocation is stored in the database, so it holds at once in every worker and instance:
         the next call with either token is 401 `token_revoked`.
         """
-        service.revoke_session(user_id=current_user.id, session_id=_token_session_id())
+        service.revoke_session(user_id=current_user.id, session_id=token_session_id())
 
 
 @blp.route("/sessions")
 class Sessions(MethodView):
+    @read_only
     @jwt_required()
     @blp.response(200, SessionListEnvelope)
     @errors(blp, auth=True)
@@ -148,7 +147,7 @@ class Sessions(MethodView):
         A session's `id` is the `sid` claim of its tokens; `current` marks the one this
         request's token belongs to.
         """
-        current_sid = _token_session_id()
+        current_sid = token_session_id()
         sessions = service.list_live_sessions(user_id=current_user.id)
         data = [
             {
@@ -192,6 +191,4 @@ class PasswordChange(MethodView):
         A wrong `current_password` is 401 `invalid_credentials`. The session of this request
         stays signed in.
         """
-        service.change_password(
-            user_id=current_user.id, **data, keep_session_id=_token_session_id()
-        )
+        service.change_password(user_id=current_user.id, **data, keep_session_id=token_session_id())

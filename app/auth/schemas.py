@@ -8,7 +8,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.common.fields import Text, UtcDateTime
-from app.common.schemas import envelope, list_envelope
+from app.common.schemas import ResponseSchema, envelope, list_envelope
 
 
 class Password(ma.fields.String):
@@ -75,7 +75,7 @@ class PasswordChangeSchema(ma.Schema):
     new_password = Password(metadata={"example": "another long secret"})
 
 
-class UserSchema(ma.Schema):
+class UserSchema(ResponseSchema):
     id = ma.fields.UUID(required=True, metadata={"example": "7c9e6679-7425-40de-944b-e07fc1f90ae7"})
     email = ma.fields.String(
         required=True, metadata={"format": "email", "example": "ada@example.com"}
@@ -84,7 +84,7 @@ class UserSchema(ma.Schema):
     created_at = UtcDateTime(required=True, metadata={"example": "2026-11-01T09:30:00Z"})
 
 
-class AuthResultSchema(ma.Schema):
+class AuthResultSchema(ResponseSchema):
     user = ma.fields.Nested(UserSchema, required=True)
     access_token = ma.fields.String(
         required=True, metadata={"example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIi..."}
@@ -99,7 +99,7 @@ class AuthResultSchema(ma.Schema):
     )
 
 
-class SessionSchema(ma.Schema):
+class SessionSchema(ResponseSchema):
     id = ma.fields.UUID(
         required=True,
         metadata={

@@ -7,25 +7,11 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from app.openapi import BEARER_SCHEME
+from app.core.openapi import BEARER_SCHEME
+from app.errors import STATUSES
 
-# Component names registered by ProblemApi for each status.
-RESPONSE_NAMES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    409: "CONFLICT",
-    412: "PRECONDITION_FAILED",
-    413: "REQUEST_ENTITY_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "UNPROCESSABLE_ENTITY",
-    429: "TOO_MANY_REQUESTS",
-    500: "INTERNAL_SERVER_ERROR",
-    503: "SERVICE_UNAVAILABLE",
-}
 BODY_ERRORS = (400, 413, 415, 422)
-ALWAYS = (429, 500, 503)
+ALWAYS = (414, 429, 500, 503)
 
 
 def errors(blp: Blueprint, *statuses: int, auth: bool = False, body: bool = False) -> Callable:
@@ -39,7 +25,7 @@ def errors(blp: Blueprint, *statuses: int, auth: bool = False, body: bool = Fals
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         for status in sorted(wanted):
-            func = blp.alt_response(status, response=RESPONSE_NAMES[status])(func)
+            func = blp.alt_response(status, response=STATUSES[status].component)(func)
         if auth:
             func = blp.doc(security=[{BEARER_SCHEME: []}])(func)
         return func

@@ -6,6 +6,8 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.common.schemas import ResponseSchema
+from app.core.database import read_only
 from app.errors import RETRY_AFTER_SECONDS, ApiError
 from app.extensions import limiter
 from app.health.service import database_state
@@ -14,12 +16,13 @@ blp = Blueprint("health", __name__, url_prefix="/health", description="Probes fo
 limiter.exempt(blp)
 
 
-class HealthSchema(ma.Schema):
+class HealthSchema(ResponseSchema):
     status = ma.fields.String(required=True, metadata={"example": "ok"})
 
 
 @blp.route("/live")
 class Live(MethodView):
+    @read_only
     @blp.response(200, HealthSchema)
     @blp.alt_response(500, response="INTERNAL_SERVER_ERROR")
     @blp.doc(operationId="checkLiveness")
@@ -34,6 +37,7 @@ class Live(MethodView):
 
 @blp.route("/ready")
 class Ready(MethodView):
+    @read_only
     @blp.response(200, HealthSchema)
     @blp.alt_response(500, response="INTERNAL_SERVER_ERROR")
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")

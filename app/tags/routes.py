@@ -5,20 +5,19 @@ from __future__ import annotations
 import uuid
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.common.blueprints import UserBlueprint
 from app.common.docs import errors
-from app.common.ownership import owner_only
+from app.core.database import read_only
 from app.tags import service
 from app.tags.schemas import TagEnvelope, TagListEnvelope, TagWriteSchema
 
-blp = Blueprint("tags", __name__, url_prefix="/api", description="A user's tags.")
+blp = UserBlueprint("tags", __name__, description="A user's tags.")
 
 
-@blp.route("/<uuid:user_id>/tags")
+@blp.route("/tags")
 class Tags(MethodView):
-    decorators = [owner_only]
-
+    @read_only
     @blp.response(200, TagListEnvelope)
     @errors(blp, 403, auth=True)
     @blp.doc(operationId="listTags")
@@ -43,10 +42,8 @@ class Tags(MethodView):
         return {"data": service.create_tag(user_id=user_id, name=data["name"])}
 
 
-@blp.route("/<uuid:user_id>/tags/<uuid:tag_id>")
+@blp.route("/tags/<uuid:tag_id>")
 class TagById(MethodView):
-    decorators = [owner_only]
-
     @blp.arguments(TagWriteSchema)
     @blp.response(200, TagEnvelope)
     @errors(blp, 403, 404, 409, auth=True, body=True)

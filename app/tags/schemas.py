@@ -6,10 +6,10 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.common.fields import Text, UtcDateTime
-from app.common.schemas import envelope, list_envelope
+from app.common.schemas import ResponseSchema, envelope, list_envelope
 
 
-class TagSchema(ma.Schema):
+class TagSchema(ResponseSchema):
     id = ma.fields.UUID(required=True, metadata={"example": "5d1c2b3a-9e8f-4a7b-8c6d-1e2f3a4b5c6d"})
     name = ma.fields.String(required=True, metadata={"example": "errands"})
     task_count = ma.fields.Integer(

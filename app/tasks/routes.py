@@ -6,13 +6,13 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, jsonify, request, url_for
+from flask import request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from app.auth.tokens import token_session_id
+from app.common.blueprints import UserBlueprint
 from app.common.docs import errors
-from app.common.ownership import owner_only
+from app.common.etags import ETAG_HEADER, IF_MATCH, IF_NONE_MATCH, if_match, not_modified
+from app.core.database import read_only
 from app.tasks import service
 from app.tasks.schemas import (
     TaskCompletionSchema,
@@ -22,30 +22,14 @@ from app.tasks.schemas import (
     TaskPatchSchema,
     TaskQueryArgsSchema,
 )
-from app.tasks.serialize import task_json
 
-blp = Blueprint("tasks", __name__, url_prefix="/api", description="A user's tasks.")
+blp = UserBlueprint("tasks", __name__, description="A user's tasks.")
 
-ETAG_HEADER = {"ETag": {"description": "The task's current version.", "schema": {"type": "string"}}}
 LOCATION_HEADER = {
     "Location": {"description": "URL of the new task.", "schema": {"type": "string"}}
 }
 LINK_HEADER = {
     "Link": {"description": 'The next page, as `<url>; rel="next"`.', "schema": {"type": "string"}}
-}
-IF_MATCH = {
-    "in": "header",
-    "name": "If-Match",
-    "required": False,
-    "schema": {"type": "string"},
-    "description": "Apply only if the task still has this ETag (else 412).",
-}
-IF_NONE_MATCH = {
-    "in": "header",
-    "name": "If-None-Match",
-    "required": False,
-    "schema": {"type": "string"},
-    "description": "Answer 304 if the task still has this ETag.",
 }
 
 
@@ -67,15 +51,10 @@ CREATED_TASK_LINKS = {
 }
 
 
-def _if_match() -> Any:
-    """The request's If-Match, or None when absent (then the last write wins)."""
-    return request.if_match if "If-Match" in request.headers else None
-
-
-def _with_etag(task: Any, status: int = 200) -> tuple[Response, int, dict[str, str]]:
-    """The task as `{"data": task}` with its ETag. Written by task_json, not by the schema in
-    @blp.response (which documents it): smorest passes a ready Response through."""
-    return jsonify({"data": task_json(task)}), status, {"ETag": service.etag_of(task)}
+def _with_etag(task: Any, status: int = 200) -> tuple[dict, int, dict[str, str]]:
+    """The view's answer for one task: `{"data": task}` (written by @blp.response's schema),
+    with its ETag."""
+    return {"data": task}, status, {"ETag": service.etag_of(task)}
 
 
 def _next_link(next_cursor: str) -> str:
@@ -86,10 +65,9 @@ def _next_link(next_cursor: str) -> str:
     return f'<{url}>; rel="next"'
 
 
-@blp.route("/<uuid:user_id>/tasks")
+@blp.route("/tasks")
 class Tasks(MethodView):
-    decorators = [owner_only]
-
+    @read_only
     @blp.arguments(TaskQueryArgsSchema, location="query", unknown=ma.RAISE)
     @blp.response(200, TaskListEnvelope, headers=LINK_HEADER)
     @errors(blp, 403, 400, 422, auth=True)
@@ -103,28 +81,19 @@ class Tasks(MethodView):
         matching task; pass `meta.next_cursor` as `cursor` for the next page (the `Link` header
         holds the same URL). Unknown parameters are 422.
         """
-        filters = service.TaskFilters(
-            status=args["status"],
-            priorities=tuple(args.get("priority", ())),
-            tags=tuple(args.get("tag", ())),
-            due_before=args.get("due_before"),
-            due_after=args.get("due_after"),
-            q=args.get("q") or None,
-        )
         page = service.list_tasks(
             user_id=user_id,
-            filters=filters,
+            filters=args,
             sort=args["sort"],
             limit=args["limit"],
             cursor=args.get("cursor"),
-            session_id=token_session_id(),
         )
         body = {
-            "data": [task_json(task) for task in page.tasks],
+            "data": page.tasks,
             "meta": {"count": page.count, "limit": page.limit, "next_cursor": page.next_cursor},
         }
         headers = {"Link": _next_link(page.next_cursor)} if page.next_cursor else {}
-        return jsonify(body), headers
+        return body, headers
 
     @blp.arguments(TaskCreateSchema)
     @blp.response(201, TaskEnvelope, headers={**LOCATION_HEADER, **ETAG_HEADER})
@@ -142,10 +111,9 @@ class Tasks(MethodView):
         return response, status, headers
 
 
-@blp.route("/<uuid:user_id>/tasks/<uuid:task_id>")
+@blp.route("/tasks/<uuid:task_id>")
 class TaskById(MethodView):
-    decorators = [owner_only]
-
+    @read_only
     @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
     @blp.alt_response(304, description="Not Modified: the task still has the If-None-Match ETag.")
     @blp.doc(parameters=[IF_NONE_MATCH])
@@ -157,13 +125,8 @@ class TaskById(MethodView):
         With `If-None-Match` holding the current ETag, 304 and no body. Another user's task, a
         deleted one and a malformed id are all 404.
         """
-        task = service.get_user_task(
-            user_id=user_id, task_id=task_id, session_id=token_session_id()
-        )
-        etag = service.etag_of(task)
-        if request.if_none_match.contains_weak(etag.strip('"')):
-            return Response(status=304, headers={"ETag": etag})
-        return _with_etag(task)
+        task = service.get_user_task(user_id=user_id, task_id=task_id)
+        return not_modified(service.etag_of(task)) or _with_etag(task)
 
     @blp.arguments(TaskCreateSchema)
     @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
@@ -177,7 +140,7 @@ class TaskById(MethodView):
         wins.
         """
         task = service.update_task(
-            user_id=user_id, task_id=task_id, changes=data, if_match=_if_match()
+            user_id=user_id, task_id=task_id, changes=data, if_match=if_match()
         )
         return _with_etag(task)
 
@@ -193,7 +156,7 @@ class TaskById(MethodView):
         when the task changed since that ETag; without it the last write wins.
         """
         task = service.update_task(
-            user_id=user_id, task_id=task_id, changes=data, if_match=_if_match()
+            user_id=user_id, task_id=task_id, changes=data, if_match=if_match()
         )
         return _with_etag(task)
 
@@ -207,13 +170,11 @@ class TaskById(MethodView):
         With `If-Match`, 412 when the task changed since that ETag; without it the last write
         wins.
         """
-        service.delete_task(user_id=user_id, task_id=task_id, if_match=_if_match())
+        service.delete_task(user_id=user_id, task_id=task_id, if_match=if_match())
 
 
-@blp.route("/<uuid:user_id>/tasks/<uuid:task_id>/complete")
+@blp.route("/tasks/<uuid:task_id>/complete")
 class TaskCompletion(MethodView):
-    decorators = [owner_only]
-
     # Documents what the contract says: no body at all toggles, as `{}` does.
     @blp.arguments(TaskCompletionSchema, required=False)
     @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
@@ -231,6 +192,6 @@ class TaskCompletion(MethodView):
             user_id=user_id,
             task_id=task_id,
             is_completed=data.get("is_completed"),
-            if_match=_if_match(),
+            if_match=if_match(),
         )
         return _with_etag(task)

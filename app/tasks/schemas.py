@@ -8,12 +8,12 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.common.fields import StrictBoolean, Text, UtcDateTime
-from app.common.schemas import envelope, list_envelope
+from app.common.schemas import ResponseSchema, envelope, list_envelope
 from app.models import Priority
+from app.tasks.query import DEFAULT_SORT, FILTERS, SORTS
 
-SORT_FIELDS = ("created_at", "updated_at", "due_at", "priority", "title")
-SORTS = [*SORT_FIELDS, *(f"-{field}" for field in SORT_FIELDS)]
 MAX_TAGS = 20
+MAX_CURSOR_LENGTH = 1000
 
 
 def _title(**kwargs: Any) -> Text:
@@ -51,8 +51,8 @@ def _description(**kwargs: Any) -> Text:
     )
 
 
-class TaskSchema(ma.Schema):
-    """A task as the API answers it."""
+class TaskSchema(ResponseSchema):
+    """A task as the API answers it: the documented shape and the one writer of a task."""
 
     id = ma.fields.UUID(required=True, metadata={"example": "0b6f3c1e-8a52-4f7d-9c3e-2d4a1b5e6f70"})
     user_id = ma.fields.UUID(
@@ -114,45 +114,37 @@ class TaskCompletionSchema(ma.Schema):
     is_completed = StrictBoolean(metadata={"example": True})
 
 
-class TaskQueryArgsSchema(ma.Schema):
-    """Filters, sort and page of the task list."""
-
-    status = ma.fields.String(
-        load_default="all", validate=validate.OneOf(["all", "pending", "completed"])
-    )
-    priority = ma.fields.List(_priority(), metadata={"description": "One or more; any matches."})
-    tag = ma.fields.List(
-        Text(validate=validate.Length(min=1, max=50)),
-        metadata={"description": "One or more; a task must carry every tag named."},
-    )
-    due_before = UtcDateTime(metadata={"description": "Tasks due strictly before this time."})
-    due_after = UtcDateTime(metadata={"description": "Tasks due strictly after this time."})
-    q = Text(
-        validate=validate.Length(max=200),
-        metadata={"description": 'Full-text search: words, stems, "phrases", -exclusions.'},
-    )
-    sort = ma.fields.String(
-        load_default="-created_at",
-        validate=validate.OneOf(SORTS),
-        metadata={
-            "description": "Key, `-` for descending; ties broken by id; no due date sorts last.",
-            # Names for generated clients' enums (openapi-python-client would say VALUE_5).
-            "x-enum-varnames": [
-                f"{sort.removeprefix('-').upper()}{'_DESC' if sort.startswith('-') else ''}"
-                for sort in SORTS
-            ],
-        },
-    )
-    limit = ma.fields.Integer(
-        load_default=50, validate=validate.Range(min=1, max=100), strict=False
-    )
-    cursor = ma.fields.String(
-        validate=validate.Length(max=1000),
-        metadata={"description": "`meta.next_cursor` of the previous page."},
-    )
+# Filters, sort and page of the task list; the filters come from app/tasks/query.py.
+TaskQueryArgsSchema = ma.Schema.from_dict(
+    {
+        **{name: spec.field for name, spec in FILTERS.items()},
+        "sort": ma.fields.String(
+            load_default=DEFAULT_SORT,
+            validate=validate.OneOf(SORTS),
+            metadata={
+                "description": (
+                    "Key, `-` for descending; ties broken by id; no due date sorts last."
+                ),
+                # Names for generated clients' enums (openapi-python-client would say VALUE_5).
+                "x-enum-varnames": [
+                    f"{sort.removeprefix('-').upper()}{'_DESC' if sort.startswith('-') else ''}"
+                    for sort in SORTS
+                ],
+            },
+        ),
+        "limit": ma.fields.Integer(
+            load_default=50, validate=validate.Range(min=1, max=100), strict=False
+        ),
+        "cursor": ma.fields.String(
+            validate=validate.Length(max=MAX_CURSOR_LENGTH),
+            metadata={"description": "`meta.next_cursor` of the previous page."},
+        ),
+    },
+    name="TaskQueryArgsSchema",
+)
 
 
-class TaskPageMetaSchema(ma.Schema):
+class TaskPageMetaSchema(ResponseSchema):
     count = ma.fields.Integer(
         required=True,
         metadata={"description": "Tasks matching the filters, on every page.", "example": 1},

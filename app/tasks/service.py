@@ -2,58 +2,46 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import ETags
 
-from app.auth.tokens import LIVE_SESSION, session_found_live
+from app.common import etags
 from app.common.pagination import SortOrder, decode_cursor, encode_cursor
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Tag, Task
 from app.tags.service import resolve_tags
 from app.tasks import listing
-from app.tasks.listing import TAG_NAMES, TASK_COLUMNS, TASKS, TaskFilters
+from app.tasks.listing import TAG_NAMES, TASK_COLUMNS, TASKS
+from app.tasks.query import sorts_by_time
 
-DATETIME_SORTS = {"created_at", "updated_at", "due_at"}
 
-
-def etag_of(task: Task) -> str:
+def etag_of(task: Any) -> str:
     """A strong ETag that changes with every change of the task."""
-    digest = hashlib.blake2b(f"{task.id}:{task.version}".encode(), digest_size=8).hexdigest()
-    return f'"{digest}"'
+    return etags.etag_of(task.id, task.version)
 
 
-# One task with its tag names, by id and owner: the statement of every task read. A request
-# passes its token's session too, which the statement checks (LIVE_SESSION) in the same trip.
+# One task with its tag names, by id and owner: the statement of every task read, built once.
 TASK_READ = select(*TASK_COLUMNS, TAG_NAMES).where(
     TASKS.c.id == bindparam("task_id"), TASKS.c.user_id == bindparam("user_id")
 )
-TASK_READ_IN_SESSION = TASK_READ.where(LIVE_SESSION)
 
 
-def get_user_task(
-    *,
-    user_id: uuid.UUID,
-    task_id: uuid.UUID,
-    lock: bool = False,
-    session_id: uuid.UUID | None = None,
-) -> Any:
+def get_user_task(*, user_id: uuid.UUID, task_id: uuid.UUID, lock: bool = False) -> Any:
     """The only way to load a task: by id *and* owner, so another user's task is a 404.
 
-    A read answers a row (the task's columns and its tag_names) from one statement built once;
-    with `session_id` (the request token's), that statement also checks the session is live.
-    A write (`lock`) answers the Task, row-locked so that If-Match checks and concurrent writes
-    are race-free, with the tag objects it may replace.
+    A read answers a row (the task's columns and its tag_names) from one statement. A write
+    (`lock`) answers the Task, row-locked so that If-Match checks and concurrent writes are
+    race-free, with the tag objects it may replace.
     """
-    task: Task | Row | None
+    task: Any
     if lock:
         # The tags come joined in the same statement (one round trip, not two); only the
         # task's row is locked.
@@ -67,13 +55,8 @@ def get_user_task(
             .unique()
             .one_or_none()
         )
-    elif session_id is None:
-        task = db.session.execute(TASK_READ, {"task_id": task_id, "user_id": user_id}).first()
     else:
-        params = {"task_id": task_id, "user_id": user_id, "session_id": session_id}
-        task = db.session.execute(TASK_READ_IN_SESSION, params).first()
-        if task is not None:
-            session_found_live()
+        task = db.session.execute(TASK_READ, {"task_id": task_id, "user_id": user_id}).first()
     if task is None:
         raise ApiError(404, detail="No such task.")
     return task
@@ -82,8 +65,7 @@ def get_user_task(
 def _lock_for_write(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags | None) -> Task:
     """The task, locked, after its If-Match (when given) matched the version now stored."""
     task = get_user_task(user_id=user_id, task_id=task_id, lock=True)
-    if if_match is not None and not if_match.contains(etag_of(task).strip('"')):
-        raise ApiError(412, detail="The task has changed since that ETag; fetch it again.")
+    etags.require_match(if_match, etag_of(task), "task")
     return task
 
 
@@ -165,26 +147,22 @@ class TaskPage:
 def list_tasks(
     *,
     user_id: uuid.UUID,
-    filters: TaskFilters,
+    filters: Mapping[str, Any],
     sort: str,
     limit: int,
     cursor: str | None,
-    session_id: uuid.UUID | None = None,
 ) -> TaskPage:
     """One page in keyset order, with each task's tag names and the total count: one statement
-    (listing.page_statement). With `session_id` (the request token's), the statement also
-    checks the session is live."""
+    (listing.page_statement). `filters` holds the query's values by name (app/tasks/query.py)."""
     order = SortOrder.parse(sort)
     after_row = None
     if cursor:
-        after_row = decode_cursor(cursor, order, datetime_key=order.field in DATETIME_SORTS)
-    shape = listing.Shape.of(filters, sort, after_row, in_session=session_id is not None)
+        after_row = decode_cursor(cursor, order, datetime_key=sorts_by_time(order.field))
+    shape = listing.Shape.of(filters, sort, after_row)
     params = listing.parameters(
-        user_id=user_id, filters=filters, limit=limit, after_row=after_row, session_id=session_id
+        user_id=user_id, filters=filters, shape=shape, limit=limit, after_row=after_row
     )
     rows = db.session.execute(listing.page_statement(shape), params).all()
-    if rows and session_id is not None:
-        session_found_live()
     tasks = rows[:limit]
     if rows:
         count = rows[0].total

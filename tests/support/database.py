@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from app.devdb import embedded_database_url
+from app.core.devdb import embedded_database_url
 from config import sqlalchemy_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import PASSWORD, Account
+from tests.support.accounts import PASSWORD, Account
 from tests.support.servers import PROJECT_ROOT
 
 FLASK = Path(sys.executable).parent / "flask"

@@ -26,30 +26,60 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_serving(base_url: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    """Poll /health/live until it answers 200; fail early when the server exits."""
+def wait_until_serving(
+    base_url: str, process: subprocess.Popen, timeout: float = 30, path: str = "/health/live"
+) -> None:
+    """Poll `path` until it answers 200; fail early when the server exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}")
         try:
-            if httpx.get(f"{base_url}/health/live", timeout=1).status_code == 200:
+            if httpx.get(f"{base_url}{path}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise TimeoutError(f"{base_url} did not start in {timeout}s")
+    raise TimeoutError(f"{base_url}{path} did not answer 200 in {timeout}s")
 
 
-def _start(
-    env: dict[str, str], workers: int, log_path: Path | None
+def launch(
+    env: dict[str, str], log_path: Path | None = None, *, new_session: bool = False
 ) -> tuple[str, subprocess.Popen]:
-    """Launch gunicorn on a free port without waiting for it; returns its base URL and process."""
+    """Start the production entry point (gunicorn.conf.py, wsgi:app) with exactly `env` (plus
+    PORT, a free one) without waiting for it; returns its base URL and process. stdout and
+    stderr go to `log_path`; `new_session` puts it in a process group of its own."""
     port = free_port()
-    full_env = {
+    # The child keeps its own copy of the descriptor, so ours can close at once.
+    with open(log_path or os.devnull, "ab") as output:
+        process = subprocess.Popen(
+            [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=PROJECT_ROOT,
+            env={**env, "PORT": str(port)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_session,
+        )
+    return f"http://127.0.0.1:{port}", process
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Graceful shutdown, killed if it takes longer than gunicorn's graceful timeout allows."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _test_env(env: dict[str, str], workers: int) -> dict[str, str]:
+    """The tests' settings (cheap password hashes, quiet logs) under the caller's."""
+    return {
         **os.environ,
         "APP_ENV": "testing",
-        "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_MEMORY_KIB": "64",
@@ -58,26 +88,6 @@ def _start(
         "PYTHONUNBUFFERED": "1",
         **env,
     }
-    # The child keeps its own copy of the descriptor, so ours can close at once.
-    with open(log_path or os.devnull, "ab") as output:
-        process = subprocess.Popen(
-            [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=PROJECT_ROOT,
-            env=full_env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    return f"http://127.0.0.1:{port}", process
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Graceful shutdown, killed if it takes longer than gunicorn's graceful timeout allows."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextmanager
@@ -90,8 +100,8 @@ def gunicorn_servers(
     with ExitStack() as stack:
         started = []
         for env, log_path in zip(envs, log_paths, strict=True):
-            base_url, process = _start(env, workers, log_path)
-            stack.callback(_stop, process)
+            base_url, process = launch(_test_env(env, workers), log_path)
+            stack.callback(stop, process)
             started.append((base_url, process))
         for base_url, process in started:
             wait_until_serving(base_url, process)

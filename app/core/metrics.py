@@ -83,7 +83,7 @@ def _record_request(response: Response) -> Response:
             (method, endpoint, status), REQUESTS.labels(method, endpoint, str(status))
         )
     counter.inc()
-    # Set by the very first before-request hook (app/observability.py); a request that failed
+    # Set by the very first before-request hook (app/core/observability.py); a request that failed
     # before it ran has no start time and is counted without a latency.
     started = g.get("request_started")
     if started is not None:

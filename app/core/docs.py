@@ -8,7 +8,7 @@ import flask_swagger_ui
 from flask import Blueprint, Response, send_from_directory
 
 SWAGGER_UI_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
-OWN_ASSETS = Path(__file__).parent / "static"
+OWN_ASSETS = Path(__file__).parents[1] / "static"
 
 bp = Blueprint("docs_assets", __name__)
 

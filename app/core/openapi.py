@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import http
 from typing import Any
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from app.errors import PROBLEM_MIMETYPE, handle_http_exception
+from app.errors import PROBLEM_MIMETYPE, STATUSES, handle_http_exception
 
 BEARER_SCHEME = "bearerAuth"
 
@@ -42,18 +42,35 @@ class ProblemSchema(ma.Schema):
     )
 
 
+class StableResponseNames(BasePlugin):
+    """flask-smorest names a view's automatic 422 (and other) responses after http.HTTPStatus,
+    which Python 3.13 renamed; point them at the service's own components instead."""
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None, **_: Any):
+        for operation in (operations or {}).values():
+            responses = operation.get("responses", {})
+            for status, response in responses.items():
+                known = STATUSES.get(int(status)) if str(status).isdigit() else None
+                if isinstance(response, str) and known is not None:
+                    responses[status] = known.component
+
+
 class ProblemApi(Api):
     """Documents and answers every error as application/problem+json."""
 
     ERROR_SCHEMA = ProblemSchema
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("spec_kwargs", {}).setdefault("extra_plugins", [StableResponseNames()])
+        super().__init__(*args, **kwargs)
+
     def _register_responses(self) -> None:
-        for status in http.HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
-            if not (100 <= status < 200) and status not in (204, 304):
-                response["schema"] = self.ERROR_SCHEMA
+        # Only the statuses the service answers, under names of its own (app/errors.STATUSES),
+        # rather than one per http.HTTPStatus member, whose names vary with the Python version.
+        for known in STATUSES.values():
+            response: dict[str, Any] = {"description": known.title, "schema": self.ERROR_SCHEMA}
             prepare_response(response, self.spec, PROBLEM_MIMETYPE)
-            self.spec.components.response(status.name, response, lazy=True)
+            self.spec.components.response(known.component, response, lazy=True)
         response = {"description": "Unexpected error", "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, PROBLEM_MIMETYPE)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)

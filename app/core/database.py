@@ -1,0 +1,63 @@
+"""The database session: a view marked @read_only reads in autocommit, outside a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
+
+from flask import current_app, has_request_context, request
+from flask_sqlalchemy.session import Session
+from sqlalchemy import Connection, Engine
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+_autocommit: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
+def read_only(view: View) -> View:
+    """Declare that a view (a MethodView's method, or a view function) only reads: its request
+    runs in autocommit, with no transaction around it. Unmarked views get a transaction, so a
+    view that writes can never commit statement by statement by mistake."""
+    view.read_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def request_reads_only() -> bool:
+    """Whether the view this request was routed to is marked @read_only (HEAD runs `get`).
+
+    Two lookups in dictionaries, asked at each statement: cheaper than caching it anywhere
+    (`g` outlives a request when tests push the app context themselves)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        method = request.method.lower()
+        if method == "head" and not hasattr(view_class, "head"):
+            method = "get"
+        view = getattr(view_class, method, None)
+    return bool(getattr(view, "read_only", False))
+
+
+def autocommit_engine(engine: Engine) -> Engine:
+    """The engine's autocommit twin: same pool, connections handed out in autocommit and put
+    back as they were. Made once per engine (the session keys its connections by it)."""
+    if engine not in _autocommit:
+        _autocommit[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return _autocommit[engine]
+
+
+class RequestSession(Session):
+    """Flask-SQLAlchemy's session, with the connection of a read-only request in autocommit.
+
+    A read is one or two short statements, so a transaction around it only added a BEGIN and a
+    ROLLBACK round trip; and psycopg answers a ROLLBACK by deallocating the connection's
+    prepared statements, so without this nothing stayed prepared from one request to the next
+    and PostgreSQL planned every read anew. Every other view keeps its transaction. A session
+    bound to a connection, as in the tests' rolled-back transaction, keeps that connection.
+    """
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Engine | Connection:
+        bind = super().get_bind(*args, **kwargs)
+        if isinstance(bind, Engine) and has_request_context() and request_reads_only():
+            return autocommit_engine(bind)
+        return bind
