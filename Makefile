@@ -33,7 +33,9 @@ run: install migrate ## Set up and serve the API under gunicorn on 127.0.0.1:800
 # and start fast; nothing else stops it.
 stop: ## Stop the embedded PostgreSQL that make run and make test start (instance/pgdata)
 	@if [ -x $(BIN)/python ]; then \
-		$(BIN)/python -c 'from app.core.devdb import stop_embedded_server; print(stop_embedded_server("instance"))'; \
+		$(BIN)/python -c 'from app.core.devdb import stop_embedded_server as stop; \
+			print("stopped the embedded PostgreSQL (instance/pgdata)" if stop("instance") \
+			else "no embedded PostgreSQL is running (instance/pgdata)")'; \
 	elif [ -f instance/pgdata/postmaster.pid ]; then \
 		echo "$(VENV) is gone; stop the server with: kill -INT $$(head -1 instance/pgdata/postmaster.pid)"; exit 1; \
 	else echo "no embedded PostgreSQL is running"; fi

