@@ -44,7 +44,7 @@ stop: ## Stop the embedded PostgreSQL that make run and make test start (instanc
 test: system-deps install ## Set up and run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-system-deps: ## Find the system programs the tests run (Chromium, redis-server); apt-get them as root
+system-deps: ## Find the system programs the tests run (Chromium, redis-server, curl); apt-get them as root
 	@scripts/system-deps.sh
 
 migrate: install ## Apply every migration to the database

@@ -34,6 +34,7 @@ check() {
   #    variable      default            Debian packages             needed by
   need CHROMIUM      /usr/bin/chromium  "chromium chromium-driver"  tests/test_docs_browser.py
   need REDIS_SERVER  redis-server       redis-server                tests/test_processes.py
+  need CURL          curl               curl                        tests/test_readme.py
 }
 
 summary() {

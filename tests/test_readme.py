@@ -36,11 +36,16 @@ def readme_session() -> str:
 
 
 def run_session(script: str, base_url: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    """Run `script` as one `bash -e` session against the server at `base_url`."""
+    """Run `script` as one `bash -e` session against the server at `base_url`, with the curl
+    that scripts/system-deps.sh found (CURL, when set, comes first on PATH)."""
+    path = os.environ.get("PATH", "")
+    curl = os.environ.get("CURL")
+    if curl and "/" in curl:
+        path = f"{Path(curl).parent}{os.pathsep}{path}"
     return subprocess.run(
         ["bash", "-e", "-c", script],
         # TMPDIR: the session's `mktemp -d` lands in the test's own directory.
-        env={**os.environ, "API": base_url, "TMPDIR": str(tmp_path)},
+        env={**os.environ, "API": base_url, "TMPDIR": str(tmp_path), "PATH": path},
         capture_output=True,
         text=True,
         timeout=120,

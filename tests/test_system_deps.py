@@ -2,7 +2,7 @@
 stops at once with the one command to run when it cannot install them itself.
 
 The programs' places are overridden through the same variables the tests read (CHROMIUM,
-REDIS_SERVER) and APT_GET, so the missing branches run without uninstalling anything.
+REDIS_SERVER, CURL) and APT_GET, so the missing branches run without uninstalling anything.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def system_deps(env: dict[str, str], as_user: bool = False) -> subprocess.Comple
     return subprocess.run(
         command,
         input=SCRIPT.read_text(),
-        env={**os.environ, "CHROMIUM": PRESENT, "REDIS_SERVER": "sh", **env},
+        env={**os.environ, "CHROMIUM": PRESENT, "REDIS_SERVER": "sh", "CURL": "sh", **env},
         capture_output=True,
         text=True,
         timeout=30,
