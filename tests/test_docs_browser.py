@@ -17,7 +17,8 @@ import pytest
 from tests.support.accounts import PASSWORD
 from tests.support.servers import PROJECT_ROOT, gunicorn_server
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Where scripts/system-deps.sh (run by make test) looks for it, and installs it when missing.
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 # As root Chromium needs --no-sandbox; the networking flags keep it from calling Google's
 # services, which this machine's closed network refuses (and a test must not depend on).
 CHROMIUM_ARGS = [
@@ -56,7 +57,7 @@ def browser_context(tmp_path: Path) -> Iterator[Any]:
     """A fresh Chromium profile, from the Debian package (Playwright's downloads are never used)."""
     if not CHROMIUM.is_file():
         pytest.fail(
-            f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver", pytrace=False
+            f"{CHROMIUM} is missing: run scripts/system-deps.sh (make test does)", pytrace=False
         )
     try:
         from playwright.sync_api import sync_playwright

@@ -8,6 +8,7 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,17 +25,28 @@ from tests.support.servers import (
     wait_for_log_line,
 )
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FLASK = Path(sys.executable).parent / "flask"
 WRONG_LOGIN = {"email": "nobody@example.com", "password": "wrong password"}
 
 pytestmark = pytest.mark.slow
 
 
-def shared_redis_env(**settings: str) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """TEST_REDIS_URL when set, else a redis-server of this module's own: a bare machine has
+    the program (make test installs it) but no server running."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    with own_redis() as server:
+        yield server.url
+
+
+def shared_redis_env(redis_url: str, **settings: str) -> dict[str, str]:
     """Settings for instances that share the test Redis, under counters no other test sees."""
     return {
-        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_STORAGE_URI": redis_url,
         "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         **settings,
     }
@@ -46,8 +58,8 @@ def wrong_login(base_url: str) -> httpx.Response:
 
 
 @pytest.mark.commits
-def test_logout_on_one_instance_revokes_the_token_on_another(database_url):
-    env = shared_redis_env(DATABASE_URL=database_url)
+def test_logout_on_one_instance_revokes_the_token_on_another(database_url, redis_url):
+    env = shared_redis_env(redis_url, DATABASE_URL=database_url)
     with gunicorn_servers([env, env]) as (first, second):
         account = register(first)
         me = f"{second}/api/auth/me"
@@ -63,8 +75,8 @@ def test_logout_on_one_instance_revokes_the_token_on_another(database_url):
 
 
 @pytest.mark.commits
-def test_auth_limit_is_shared_across_instances(database_url):
-    env = shared_redis_env(DATABASE_URL=database_url, RATELIMIT_AUTH="3 per minute")
+def test_auth_limit_is_shared_across_instances(database_url, redis_url):
+    env = shared_redis_env(redis_url, DATABASE_URL=database_url, RATELIMIT_AUTH="3 per minute")
     with gunicorn_servers([env, env]) as (first, second):
         remaining = []
         for base_url in (first, second, first):
@@ -113,8 +125,8 @@ class HeldLogin:
 
 
 @pytest.mark.commits
-def test_auth_limit_is_shared_across_workers(database_url):
-    env = shared_redis_env(DATABASE_URL=database_url, RATELIMIT_AUTH="3 per minute")
+def test_auth_limit_is_shared_across_workers(database_url, redis_url):
+    env = shared_redis_env(redis_url, DATABASE_URL=database_url, RATELIMIT_AUTH="3 per minute")
     with gunicorn_server(env, workers=2) as base_url:
         held = HeldLogin(base_url)
         # Both go to the other worker, since the first one is busy with the held login.
