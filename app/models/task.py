@@ -10,12 +10,16 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Computed,
+    DateTime,
     Enum,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     String,
     Table,
+    UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -52,6 +56,15 @@ SEARCH_DOCUMENT = (
     "to_tsvector('english'::regconfig, "
     "(title::text || ' '::text) || COALESCE(description, ''::text))"
 )
+# The task's list, or this stand-in when it has none: a subtask's (parent_id, user_id, list_key)
+# must be its parent's (id, user_id, list_key), so the database itself keeps a subtask in its
+# parent's list, with or without a list (a plain foreign key skips rows whose list_id is null).
+NO_LIST = NO_PARENT = "00000000-0000-0000-0000-000000000000"
+LIST_KEY = f"COALESCE(list_id, '{NO_LIST}'::uuid)"
+# The same for the parent: PostgreSQL orders an index scan by `position` only below columns
+# fixed by `=`, never by IS NULL, so siblings in no list or at the top level are found, and
+# ordered, through these keys (make explain: 8 ms with a sort of 10,000 rows, 0.3 ms without).
+PARENT_KEY = f"COALESCE(parent_id, '{NO_PARENT}'::uuid)"
 
 
 class Task(UUIDPrimaryKey, Base):
@@ -64,6 +77,42 @@ class Task(UUIDPrimaryKey, Base):
         ),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
         CheckConstraint("char_length(description) <= 5000", name="description_length"),
+        CheckConstraint("parent_id <> id", name="not_its_own_parent"),
+        CheckConstraint("recurrence IS NULL OR due_at IS NOT NULL", name="recurrence_needs_due_at"),
+        # A task's list is one of its own user's; deleting the list deletes its tasks.
+        ForeignKeyConstraint(
+            ["list_id", "user_id"],
+            ["lists.id", "lists.user_id"],
+            ondelete="CASCADE",
+            name="fk_tasks_list_id_lists",
+        ),
+        # A subtask's parent is a task of the same user in the same list; deleting a task
+        # deletes its subtasks, at every level.
+        UniqueConstraint("id", "user_id", "list_key", name="uq_tasks_id_user_id_list_key"),
+        ForeignKeyConstraint(
+            ["parent_id", "user_id", "list_key"],
+            ["tasks.id", "tasks.user_id", "tasks.list_key"],
+            ondelete="CASCADE",
+            name="fk_tasks_parent_id_tasks",
+        ),
+        # Siblings in the order a person arranged them (`?list=L&parent=P&sort=position`, with
+        # `none` as the keys' stand-in), a list's tasks at every level (`?list=L`), its counts.
+        Index(
+            "ix_tasks_user_id_list_key_parent_key_position_id",
+            "user_id",
+            "list_key",
+            "parent_key",
+            "position",
+            "id",
+        ),
+        # What the foreign keys' cascades look up when a list or task is deleted.
+        Index("ix_tasks_list_id", "list_id", postgresql_where=text("list_id IS NOT NULL")),
+        Index("ix_tasks_parent_id", "parent_id", postgresql_where=text("parent_id IS NOT NULL")),
+        Index(
+            "ix_tasks_next_occurrence_id",
+            "next_occurrence_id",
+            postgresql_where=text("next_occurrence_id IS NOT NULL"),
+        ),
         # One index per list order (user first, id as the tie-breaker) and per filter.
         Index("ix_tasks_user_id_created_at_id", "user_id", "created_at", "id"),
         Index("ix_tasks_user_id_updated_at_id", "user_id", "updated_at", "id"),
@@ -95,6 +144,24 @@ class Task(UUIDPrimaryKey, Base):
     # Deferred: only the WHERE clause of a search needs it, never a response.
     search: Mapped[str] = mapped_column(
         TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True), deferred=True
+    )
+
+    list_id: Mapped[uuid.UUID | None]
+    parent_id: Mapped[uuid.UUID | None]
+    # A fractional key among siblings (app/tasks/positions.py), compared byte by byte, as
+    # clients compare it.
+    position: Mapped[str] = mapped_column(String(collation="C"))
+    list_key: Mapped[uuid.UUID] = mapped_column(Computed(LIST_KEY, persisted=True))
+    parent_key: Mapped[uuid.UUID] = mapped_column(Computed(PARENT_KEY, persisted=True))
+    # RFC 5545 RRULE value (app/tasks/recurrence.py), computed on the wall clock of time_zone.
+    recurrence: Mapped[str | None] = mapped_column(String(500))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # The local time this occurrence of a series stands for, when a daylight-saving gap moved
+    # its due_at (02:30 on the spring-forward night is due at 03:30): the next occurrence
+    # returns to 02:30. Naive on purpose: a wall-clock time of time_zone.
+    recurrence_wall_clock: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    next_occurrence_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="SET NULL")
     )
 
     tags: Mapped[list[Tag]] = relationship(secondary=task_tags, lazy="raise", order_by=Tag.name)

@@ -45,10 +45,11 @@ def register(base_url: str) -> Account:
     return Account(data["user"]["id"], email, data["access_token"], data["refresh_token"])
 
 
-def migrate(database_url: str) -> None:
-    """Run the release step (`flask db upgrade`) against a database."""
+def migrate(database_url: str, *command: str) -> None:
+    """Run the release step (`flask db upgrade`) against a database, or another `flask db`
+    command (`migrate(url, "downgrade", "7c2e5d1a9b40")`)."""
     subprocess.run(
-        [str(FLASK), "--app", "wsgi", "db", "upgrade"],
+        [str(FLASK), "--app", "wsgi", "db", *(command or ("upgrade",))],
         cwd=PROJECT_ROOT,
         env={**os.environ, "APP_ENV": "testing", "DATABASE_URL": database_url},
         check=True,
