@@ -23,6 +23,7 @@ from app.errors import register_error_handlers, settle_retry_after
 from app.extensions import api, cors, db, jwt, limiter, migrate
 from app.health.routes import blp as health_blp
 from app.health.service import migration_heads
+from app.lists.routes import blp as lists_blp
 from app.tags.routes import blp as tags_blp
 from app.tasks.routes import blp as tasks_blp
 from config import ConfigError, load_config, sqlalchemy_url
@@ -184,6 +185,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(auth_blp)
     api.register_blueprint(tasks_blp)
     api.register_blueprint(tags_blp)
+    api.register_blueprint(lists_blp)
     app.register_blueprint(docs_bp)
     limiter.exempt(docs_bp)
     # Read migrations/ now, in gunicorn's master, rather than in every worker on its first

@@ -8,7 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, g
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -215,9 +215,57 @@ def settle_retry_after(response: Response) -> Response:
     return response
 
 
+def _field_error(field: str, message: str) -> ApiError:
+    return ApiError(422, errors={"json": {field: [message]}})
+
+
+def _limit_reached(what: str, limit: str) -> ApiError:
+    return ApiError(409, "limit_reached", f"You have reached the limit of {limit} {what}.")
+
+
+# What a constraint the database enforces means to a client, by constraint name. The services
+# check what they can first (with a better message); these answer what only the database can
+# decide under concurrency (two creates of one name, the row past a limit), and any request
+# whose check a bug let through is still a clear 4xx rather than a 500.
+CONSTRAINT_ERRORS = {
+    "uq_tags_user_id_lower_name": lambda: ApiError(
+        409, "tag_exists", "You already have a tag with this name."
+    ),
+    "uq_lists_user_id_lower_name": lambda: ApiError(
+        409, "list_exists", "You already have a list with this name."
+    ),
+    "ck_user_counters_tasks_limit": lambda: _limit_reached("tasks", "100,000"),
+    "ck_user_counters_lists_limit": lambda: _limit_reached("lists", "1,000"),
+    "ck_user_counters_tags_limit": lambda: _limit_reached("tags", "1,000"),
+    "fk_tasks_list_id_lists": lambda: _field_error("list_id", "No such list."),
+    "fk_tasks_parent_id_tasks": lambda: _field_error(
+        "parent_id", "No such task, or not in the task's list."
+    ),
+}
+
+
+def constraint_error(error: IntegrityError) -> ApiError | None:
+    """The contract's answer to a violated constraint, or None for one it does not know."""
+    name = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    known = CONSTRAINT_ERRORS.get(name or "")
+    return known() if known else None
+
+
+def handle_integrity_error(error: IntegrityError) -> Response:
+    """A constraint the request broke: its 4xx, or a bug (500) when the constraint is unknown."""
+    from app.extensions import db  # here: the extensions import this module
+
+    db.session.rollback()  # the failed transaction is over; the session may serve again
+    known = constraint_error(error)
+    if known is None:
+        return handle_unexpected_error(error)
+    return handle_api_error(known)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Route every failure to the problem+json shape (smorest's HTTP handler is ProblemApi's)."""
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     for error in (OperationalError, InterfaceError, PoolTimeoutError):
         app.register_error_handler(error, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

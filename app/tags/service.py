@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 
+from app.common.locks import lock_user
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Tag, Task, task_tags
@@ -55,10 +55,6 @@ def _get_user_tag(*, user_id: uuid.UUID, tag_id: uuid.UUID) -> Tag:
     return tag
 
 
-def _tag_exists() -> ApiError:
-    return ApiError(409, "tag_exists", "You already have a tag with this name.")
-
-
 def list_tags(*, user_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every tag of the user with how many tasks carry it, sorted by name: one query."""
     rows = db.session.execute(
@@ -76,13 +72,12 @@ def _with_count(tag: Tag, count: int) -> dict[str, Any]:
 
 
 def create_tag(*, user_id: uuid.UUID, name: str) -> dict[str, Any]:
+    """A new tag; 409 tag_exists for a name the user has in any case (the unique index decides),
+    409 limit_reached past 1,000 tags (app/errors.CONSTRAINT_ERRORS)."""
+    lock_user(user_id)
     tag = Tag(user_id=user_id, name=name)
     db.session.add(tag)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise _tag_exists() from None
+    db.session.commit()
     return _with_count(tag, 0)
 
 
@@ -96,14 +91,12 @@ def _touch_tasks_carrying(tag_id: uuid.UUID) -> None:
 
 
 def rename_tag(*, user_id: uuid.UUID, tag_id: uuid.UUID, name: str) -> dict[str, Any]:
+    """Rename; 409 tag_exists on a clash (the unique index decides)."""
+    lock_user(user_id)
     tag = _get_user_tag(user_id=user_id, tag_id=tag_id)
     if tag.name != name:
         tag.name = name
-        try:
-            db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
-            raise _tag_exists() from None
+        db.session.flush()
         _touch_tasks_carrying(tag.id)
         db.session.commit()
     count = db.session.scalar(
@@ -114,6 +107,7 @@ def rename_tag(*, user_id: uuid.UUID, tag_id: uuid.UUID, name: str) -> dict[str,
 
 def delete_tag(*, user_id: uuid.UUID, tag_id: uuid.UUID) -> None:
     """Delete the tag; the link rows cascade, so it leaves every task that carried it."""
+    lock_user(user_id)
     tag = _get_user_tag(user_id=user_id, tag_id=tag_id)
     _touch_tasks_carrying(tag.id)
     db.session.delete(tag)

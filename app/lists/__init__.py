@@ -1,0 +1,1 @@
+"""A user's lists of tasks: /api/{user_id}/lists."""
