@@ -15,10 +15,11 @@ from sqlalchemy import Connection, event
 
 from app.auth.schemas import RegisterSchema
 from app.auth.service import create_user, get_user_by_email, purge_sessions
+from app.common.fields import format_utc
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Priority, User
-from app.tasks.schemas import TaskSchema
+from app.tasks.schemas import TaskCreateSchema, TaskSchema
 from app.tasks.service import create_task, list_tasks
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -41,6 +42,7 @@ DEMO_TITLES = (
 DEMO_TAGS = ("home", "work", "errands", "urgent", "someday")
 PRIORITIES = tuple(Priority)
 EXPORT_PAGE = 500
+TASK_BODY = TaskCreateSchema()
 
 
 def _fail(message: str) -> click.ClickException:
@@ -93,8 +95,8 @@ def _demo_task(number: int, now: datetime) -> dict:
     return {
         "title": f"{DEMO_TITLES[number % len(DEMO_TITLES)]} #{number + 1}",
         "description": "Made by `flask seed`." if number % 2 else None,
-        "priority": PRIORITIES[number % len(PRIORITIES)],
-        "due_at": None if number % 4 == 3 else now + timedelta(days=number % 21 - 7),
+        "priority": PRIORITIES[number % len(PRIORITIES)].value,
+        "due_at": None if number % 4 == 3 else format_utc(now + timedelta(days=number % 21 - 7)),
         "tags": sorted(tags),
         "is_completed": number % 5 == 0,
     }
@@ -165,7 +167,8 @@ def seed_command(user_count: int, task_count: int, password: str, allow_producti
                 user = _add_account(email, password, f"Demo user {index}")
                 created += 1
             for number in range(task_count):
-                create_task(user_id=user.id, data=_demo_task(number, now))
+                data = TASK_BODY.load(_demo_task(number, now))  # the API's own rules
+                create_task(user_id=user.id, data=data)
     click.echo(
         f"Seeded {user_count} users ({created} new, password {password!r} for new ones) "
         f"with {task_count} tasks each."

@@ -134,3 +134,107 @@ def test_fifty_simultaneous_toggles_leave_completion_consistent(app, database_ur
         ).fetchone()
     # Fifty serialised toggles of a pending task end pending, each one counted.
     assert (is_completed, completed_at, version) == (False, None, 51)
+
+
+def _held_user(database_url: str, user_id: str) -> psycopg.Connection:
+    """A connection holding the user's row, so that requests queue behind it (every write of
+    a user takes that lock first) and are all in flight when it lets go."""
+    blocker = psycopg.connect(libpq_url(database_url))
+    blocker.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    return blocker
+
+
+def _race(database_url: str, user_id: str, calls: list) -> list[int]:
+    """Run the calls at once, released together; their statuses in call order."""
+    blocker = _held_user(database_url, user_id)
+    try:
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            futures = [pool.submit(call) for call in calls]
+            with psycopg.connect(libpq_url(database_url), autocommit=True) as observer:
+                wait_for_lock_waiters(observer, expected=len(calls))
+            blocker.rollback()
+            return [future.result(timeout=30) for future in futures]
+    finally:
+        blocker.close()
+
+
+def test_two_tasks_made_each_others_parent_at_once_cannot_both_succeed(app, database_url):
+    owner = Auth(app.test_client()).register()
+    a, b = (Tasks(app.test_client(), owner).create(title=title) for title in ("a", "b"))
+
+    def adopt(child: dict, parent: dict):
+        def call() -> int:
+            return (
+                Tasks(app.test_client(), owner)
+                .request("PATCH", f"/{child['id']}", json={"parent_id": parent["id"]})
+                .status_code
+            )
+
+        return call
+
+    statuses = _race(database_url, owner.id, [adopt(a, b), adopt(b, a)])
+    assert sorted(statuses) == [200, 422]
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        parents = dict(
+            conn.execute(
+                "SELECT id::text, parent_id::text FROM tasks WHERE id IN (%s, %s)",
+                (a["id"], b["id"]),
+            ).fetchall()
+        )
+    # One of them became the other's subtask; the other stayed at the top level.
+    assert (parents[a["id"]], parents[b["id"]]) in {(b["id"], None), (None, a["id"])}
+
+
+def test_parallel_creates_at_the_limit_pass_once(app, database_url):
+    owner = Auth(app.test_client()).register()
+    Tasks(app.test_client(), owner).create(title="first")
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("UPDATE user_counters SET tasks = 99999 WHERE user_id = %s", (owner.id,))
+
+    def create(i: int):
+        return lambda: (
+            Tasks(app.test_client(), owner).request("POST", "", json={"title": f"t{i}"}).status_code
+        )
+
+    statuses = _race(database_url, owner.id, [create(i) for i in range(4)])
+    assert sorted(statuses) == [201, 409, 409, 409]
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        stored = conn.execute("SELECT count(*) FROM tasks WHERE user_id = %s", (owner.id,))
+        assert stored.fetchone() == (2,)
+
+
+def test_simultaneous_creates_of_one_list_name_give_one_201(app, database_url):
+    owner = Auth(app.test_client()).register()
+
+    def create(name: str):
+        return lambda: (
+            app.test_client()
+            .post(f"/api/{owner.id}/lists", json={"name": name}, headers=owner.headers)
+            .status_code
+        )
+
+    statuses = _race(database_url, owner.id, [create(n) for n in ("Home", "home", "HOME")])
+    assert sorted(statuses) == [201, 409, 409]
+
+
+def test_simultaneous_moves_keep_every_position_distinct_and_ordered(app, database_url):
+    owner = Auth(app.test_client()).register()
+    made = [Tasks(app.test_client(), owner).create(title=str(i)) for i in range(6)]
+
+    def to_front(task: dict):
+        return lambda: (
+            Tasks(app.test_client(), owner)
+            .request("POST", f"/{task['id']}/move", json={"after": None})
+            .status_code
+        )
+
+    assert _race(database_url, owner.id, [to_front(task) for task in made]) == [200] * 6
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        keys = [
+            row[0]
+            for row in conn.execute(
+                'SELECT position FROM tasks WHERE user_id = %s ORDER BY position COLLATE "C"',
+                (owner.id,),
+            )
+        ]
+    assert len(set(keys)) == 6

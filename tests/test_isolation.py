@@ -17,20 +17,31 @@ TASK_ROUTES = [
     ("PATCH", "/tasks/{task}", {"title": "intruder"}),
     ("DELETE", "/tasks/{task}", None),
     ("PATCH", "/tasks/{task}/complete", None),
+    ("POST", "/tasks/{task}/move", {"after": None}),
     ("GET", "/tags", None),
     ("POST", "/tags", {"name": "intruder"}),
     ("PATCH", "/tags/{tag}", {"name": "intruder"}),
     ("DELETE", "/tags/{tag}", None),
+    ("GET", "/lists", None),
+    ("POST", "/lists", {"name": "intruder"}),
+    ("GET", "/lists/{list}", None),
+    ("PATCH", "/lists/{list}", {"name": "intruder"}),
+    ("DELETE", "/lists/{list}", None),
 ]
 
 
 @pytest.fixture
 def victim(auth, client):
-    """A user with a task carrying a tag, and the ids of both."""
+    """A user with a list holding a task carrying a tag (and a subtask of it), and their ids."""
     account = auth.register()
-    task = Tasks(client, account).create(title="secret", tags=["private"])
+    created = client.post(
+        f"/api/{account.id}/lists", json={"name": "Secret"}, headers=account.headers
+    )
+    list_id = created.get_json()["data"]["id"]
+    task = Tasks(client, account).create(title="secret", tags=["private"], list_id=list_id)
+    Tasks(client, account).create(title="secret subtask", parent_id=task["id"])
     tags = client.get(f"/api/{account.id}/tags", headers=account.headers).get_json()["data"]
-    return {"account": account, "task": task["id"], "tag": tags[0]["id"]}
+    return {"account": account, "task": task["id"], "tag": tags[0]["id"], "list": list_id}
 
 
 @pytest.fixture
@@ -46,6 +57,8 @@ def unchanged(client, victim) -> None:
     assert (data["title"], data["is_completed"], data["tags"]) == ("secret", False, ["private"])
     tags = client.get(f"/api/{account.id}/tags", headers=account.headers).get_json()["data"]
     assert [t["name"] for t in tags] == ["private"]
+    lists = client.get(f"/api/{account.id}/lists", headers=account.headers).get_json()["data"]
+    assert [(item["name"], item["task_count"]) for item in lists] == [("Secret", 2)]
 
 
 @pytest.mark.parametrize(("method", "route", "body"), TASK_ROUTES)
@@ -62,7 +75,9 @@ def test_the_victims_ids_under_the_own_path_are_404(client, victim, intruder, me
     path = f"/api/{intruder.id}" + route.format(**victim)
     response = client.open(path, method=method, json=body, headers=intruder.headers)
     problem = assert_problem(response, 404, "not_found")
-    missing = f"/api/{intruder.id}" + route.format(task=uuid.uuid4(), tag=uuid.uuid4())
+    missing = f"/api/{intruder.id}" + route.format(
+        task=uuid.uuid4(), tag=uuid.uuid4(), list=uuid.uuid4()
+    )
     other = client.open(missing, method=method, json=body, headers=intruder.headers).get_json()
     assert problem["detail"] == other["detail"]
     unchanged(client, victim)
@@ -99,10 +114,54 @@ def test_a_cursor_replays_nothing_of_another_user(client, victim, intruder):
 
 @pytest.mark.parametrize(("method", "route", "body"), TASK_ROUTES)
 def test_every_route_needs_a_token(client, method, route, body):
-    path = f"/api/{uuid.uuid4()}" + route.format(task=uuid.uuid4(), tag=uuid.uuid4())
+    path = f"/api/{uuid.uuid4()}" + route.format(
+        task=uuid.uuid4(), tag=uuid.uuid4(), list=uuid.uuid4()
+    )
     assert_problem(client.open(path, method=method, json=body), 401, "unauthorized")
 
 
 def test_a_malformed_user_id_is_404(client, intruder):
     response = client.get("/api/not-a-uuid/tasks", headers=intruder.headers)
     assert_problem(response, 404, "not_found")
+
+
+# Body fields that name another object: another user's is the same 422 as one that does not
+# exist, so nothing about it is revealed, and nothing of the victim's changes.
+NAMING_FIELDS = [
+    ("POST", "", {"title": "t", "list_id": "{list}"}, "list_id"),
+    ("POST", "", {"title": "t", "parent_id": "{task}"}, "parent_id"),
+    ("PATCH", "/{own}", {"list_id": "{list}"}, "list_id"),
+    ("PATCH", "/{own}", {"parent_id": "{task}"}, "parent_id"),
+    ("PUT", "/{own}", {"title": "t", "parent_id": "{task}"}, "parent_id"),
+    ("POST", "/{own}/move", {"after": "{task}"}, "after"),
+    ("POST", "/{own}/move", {"before": "{task}"}, "before"),
+    ("POST", "/{own}/move", {"list_id": "{list}"}, "list_id"),
+    ("POST", "/{own}/move", {"parent_id": "{task}"}, "parent_id"),
+]
+
+
+def _fill(body: dict, ids: dict) -> dict:
+    return {k: v.format(**ids) if isinstance(v, str) and "{" in v else v for k, v in body.items()}
+
+
+@pytest.mark.parametrize(("method", "route", "body", "field"), NAMING_FIELDS)
+def test_naming_another_users_object_is_the_422_of_a_missing_one(
+    client, victim, intruder, method, route, body, field
+):
+    mine = Tasks(client, intruder)
+    own = mine.create(title="own")["id"]
+    theirs = {"list": victim["list"], "task": victim["task"], "own": own}
+    missing = {"list": str(uuid.uuid4()), "task": str(uuid.uuid4()), "own": own}
+    answer = mine.request(method, route.format(own=own), json=_fill(body, theirs))
+    problem = assert_problem(answer, 422, "validation_error")
+    assert list(problem["errors"]["json"]) == [field]
+    other = mine.request(method, route.format(own=own), json=_fill(body, missing)).get_json()
+    assert problem["errors"] == other["errors"]
+    unchanged(client, victim)
+
+
+def test_list_and_parent_filters_show_nothing_of_another_user(client, victim, intruder):
+    mine = Tasks(client, intruder)
+    mine.create(title="mine")
+    assert mine.list(f"list={victim['list']}")["meta"]["count"] == 0
+    assert mine.list(f"parent={victim['task']}")["meta"]["count"] == 0

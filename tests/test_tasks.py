@@ -13,6 +13,12 @@ from app.extensions import db
 from tests.support.problems import assert_problem
 
 TASK_FIELDS = {
+    "list_id",
+    "parent_id",
+    "position",
+    "recurrence",
+    "time_zone",
+    "next_occurrence_id",
     "id",
     "user_id",
     "title",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,3 +74,33 @@ class UtcDateTime(ma.fields.DateTime):
         except OverflowError:
             # 0001-01-01T00:00+14:00 and 9999-12-31T23:59-14:00 have no UTC datetime.
             raise self.make_error("range") from None
+
+
+NONE = "none"
+
+
+class IdOrNone(ma.fields.String):
+    """A UUID, or the word `none`: a filter on a link that may be absent (`?list=none`)."""
+
+    default_error_messages = {"invalid_id": 'Must be a UUID or "none".'}
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "pattern": "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+            "[0-9a-fA-F]{12})$",
+            "maxLength": 36,
+            "example": NONE,
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 36:
+            raise self.make_error("invalid_id")
+        if text == NONE:
+            return NONE
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            raise self.make_error("invalid_id") from None

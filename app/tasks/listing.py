@@ -22,8 +22,12 @@ from app.tasks.query import FILTERS, SORT_KEYS, TAGS, TASKS
 
 # The same table again, for the count subquery of the page's statement.
 COUNTED = TASKS.alias("counted")
-# What a task is answered with: every column but the search vector.
-TASK_COLUMNS = [column for column in TASKS.c if column.key != "search"]
+# What a task is answered with: every column but those only the database and writes use.
+TASK_COLUMNS = [
+    column
+    for column in TASKS.c
+    if column.key not in {"search", "list_key", "parent_key", "recurrence_wall_clock"}
+]
 
 # The names of a task's tags, as one array (empty when none): a subquery correlated to the
 # task row of the statement it is part of.

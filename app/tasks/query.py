@@ -8,6 +8,7 @@ adding a filter is one entry here. Sort keys are SORT_KEYS, likewise.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,9 @@ import marshmallow as ma
 from marshmallow import validate
 from sqlalchemy import ColumnElement, DateTime, and_, bindparam, func, select
 
-from app.common.fields import Text, UtcDateTime
+from app.common.fields import NONE, IdOrNone, Text, UtcDateTime
 from app.models import Priority, Tag, Task, task_tags
+from app.models.task import NO_LIST
 
 TASKS = Task.__table__
 TAGS = Tag.__table__
@@ -75,6 +77,18 @@ def _carrying_every_tag(c: Any, count: int) -> ColumnElement[bool]:
     )
 
 
+def _link_filter(key: str, description: str) -> ListFilter:
+    """A filter on a link that may be absent, `?list=<id>` or `?list=none` (likewise parent),
+    as an equality on the link's key column (the id, or NO_LINK for none): one statement
+    either way, and the only form in which the sibling index also gives position order."""
+    no_link = uuid.UUID(NO_LIST)
+    return ListFilter(
+        field=IdOrNone(metadata={"description": description}),
+        condition=lambda c, _: c[key] == bindparam(key, type_=c[key].type),
+        params=lambda value: {key: no_link if value == NONE else value},
+    )
+
+
 def _priority_field() -> ma.fields.Enum:
     return ma.fields.Enum(Priority, by_value=True, metadata={"type": "string", "example": "high"})
 
@@ -126,11 +140,16 @@ FILTERS: dict[str, ListFilter] = {
         ),
         params=lambda text: {"q": text},
     ),
+    "list": _link_filter("list_key", "A list's id: its tasks (every level); `none`: in no list."),
+    "parent": _link_filter(
+        "parent_key", "A task's id: its direct subtasks; `none`: top-level tasks only."
+    ),
 }
 
 # The keys a list can be sorted by (`-` before one for descending), and their columns.
 SORT_KEYS = {
-    name: TASKS.c[name] for name in ("created_at", "updated_at", "due_at", "priority", "title")
+    name: TASKS.c[name]
+    for name in ("created_at", "updated_at", "due_at", "priority", "title", "position")
 }
 SORTS = [*SORT_KEYS, *(f"-{name}" for name in SORT_KEYS)]
 DEFAULT_SORT = "-created_at"

@@ -19,6 +19,7 @@ from app.tasks.schemas import (
     TaskCreateSchema,
     TaskEnvelope,
     TaskListEnvelope,
+    TaskMoveSchema,
     TaskPatchSchema,
     TaskQueryArgsSchema,
 )
@@ -47,6 +48,7 @@ CREATED_TASK_LINKS = {
         ("UpdateTask", "updateTask", "Update the created task."),
         ("CompleteTask", "completeTask", "Complete or reopen the created task."),
         ("DeleteTask", "deleteTask", "Delete the created task."),
+        ("MoveTask", "moveTask", "Place the created task among its siblings, or elsewhere."),
     ]
 }
 
@@ -194,4 +196,23 @@ class TaskCompletion(MethodView):
             is_completed=data.get("is_completed"),
             if_match=if_match(),
         )
+        return _with_etag(task)
+
+
+@blp.route("/tasks/<uuid:task_id>/move")
+class TaskMove(MethodView):
+    @blp.arguments(TaskMoveSchema)
+    @blp.response(200, TaskEnvelope, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH])
+    @errors(blp, 403, 404, 412, auth=True, body=True)
+    @blp.doc(operationId="moveTask")
+    def post(self, data: dict, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
+        """Place the task among its siblings, or elsewhere with its subtasks.
+
+        After a sibling (`after`; null: first), before one (`before`), or last (neither).
+        `list_id` and `parent_id` move it elsewhere in the same call (with its subtasks); the
+        sibling named must then be there. Only the task's own `position` changes. With
+        `If-Match`, 412 when the task changed since that ETag.
+        """
+        task = service.move_task(user_id=user_id, task_id=task_id, spec=data, if_match=if_match())
         return _with_etag(task)

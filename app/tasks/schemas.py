@@ -51,6 +51,40 @@ def _description(**kwargs: Any) -> Text:
     )
 
 
+def _link(description: str, example: str | None, **kwargs: Any) -> ma.fields.UUID:
+    return ma.fields.UUID(
+        allow_none=True, metadata={"description": description, "example": example}, **kwargs
+    )
+
+
+def _list_id(**kwargs: Any) -> ma.fields.UUID:
+    return _link("One of the user's lists; null: no list.", None, **kwargs)
+
+
+def _parent_id(**kwargs: Any) -> ma.fields.UUID:
+    return _link("The task this is a subtask of; null: a top-level task.", None, **kwargs)
+
+
+def _recurrence(**kwargs: Any) -> Text:
+    return Text(
+        allow_none=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={
+            "description": "An RFC 5545 RRULE value (FREQ DAILY to YEARLY); needs `due_at`.",
+            "example": "FREQ=WEEKLY;BYDAY=MO,TH",
+        },
+        **kwargs,
+    )
+
+
+def _time_zone(**kwargs: Any) -> Text:
+    return Text(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "IANA zone the recurrence runs in.", "example": "Europe/Berlin"},
+        **kwargs,
+    )
+
+
 class TaskSchema(ResponseSchema):
     """A task as the API answers it: the documented shape and the one writer of a task."""
 
@@ -79,6 +113,21 @@ class TaskSchema(ResponseSchema):
     )
     created_at = UtcDateTime(required=True, metadata={"example": "2026-11-01T09:30:00Z"})
     updated_at = UtcDateTime(required=True, metadata={"example": "2026-11-30T16:45:00Z"})
+    list_id = _list_id(required=True)
+    parent_id = _parent_id(required=True)
+    position = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Its place among its siblings, made by the server: compare as plain "
+            "strings (byte by byte), never compute.",
+            "example": "a0",
+        },
+    )
+    recurrence = _recurrence(required=True)
+    time_zone = _time_zone(required=True)
+    next_occurrence_id = _link(
+        "The task created when this recurring task was completed.", None, required=True
+    )
 
     def tag_names(self, task: Any) -> list[str]:
         return sorted(task.tag_names, key=str.casefold)
@@ -95,6 +144,17 @@ class TaskCreateSchema(ma.Schema):
         allow_none=True, load_default=None, metadata={"example": "2026-11-30T17:00:00Z"}
     )
     tags = _tags(load_default=list)
+    list_id = _list_id()
+    parent_id = _parent_id(load_default=None)
+    recurrence = _recurrence(load_default=None)
+    time_zone = _time_zone(load_default="UTC")
+
+    @ma.post_load
+    def _no_list_unless_a_parent_gives_one(self, data: dict[str, Any], **kwargs: Any) -> dict:
+        """An omitted `list_id` is no list, except for a subtask: it is in its parent's."""
+        if "list_id" not in data and data["parent_id"] is None:
+            data["list_id"] = None
+        return data
 
 
 class TaskPatchSchema(ma.Schema):
@@ -106,6 +166,35 @@ class TaskPatchSchema(ma.Schema):
     priority = _priority()
     due_at = UtcDateTime(allow_none=True, metadata={"example": "2026-11-30T17:00:00Z"})
     tags = _tags()
+    list_id = _list_id()
+    parent_id = _parent_id()
+    recurrence = _recurrence()
+    time_zone = _time_zone()
+
+
+class TaskMoveSchema(ma.Schema):
+    """Where to put the task: after or before a sibling (or last), and optionally elsewhere."""
+
+    after = ma.fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "The sibling to follow directly; null: first among its siblings.",
+            "example": "0b6f3c1e-8a52-4f7d-9c3e-2d4a1b5e6f70",
+        },
+    )
+    before = ma.fields.UUID(
+        metadata={
+            "description": "The sibling to precede directly.",
+            "example": "0b6f3c1e-8a52-4f7d-9c3e-2d4a1b5e6f70",
+        }
+    )
+    list_id = _list_id()
+    parent_id = _parent_id()
+
+    @ma.validates_schema
+    def _after_or_before(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "after" in data and "before" in data:
+            raise ma.ValidationError("Give `after` or `before`, not both.", "before")
 
 
 class TaskCompletionSchema(ma.Schema):

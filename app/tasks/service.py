@@ -8,17 +8,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import ETags
 
 from app.common import etags
+from app.common.locks import lock_user
 from app.common.pagination import SortOrder, decode_cursor, encode_cursor
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Tag, Task
 from app.tags.service import resolve_tags
-from app.tasks import listing
+from app.tasks import listing, occurrences, placement
 from app.tasks.listing import TAG_NAMES, TASK_COLUMNS, TASKS
 from app.tasks.query import sorts_by_time
 
@@ -69,39 +70,165 @@ def _lock_for_write(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags |
     return task
 
 
-def _set_completion(task: Task, is_completed: bool) -> None:
-    """Keep `completed_at` consistent with `is_completed` (the database checks it too)."""
-    if is_completed != task.is_completed:
-        task.is_completed = is_completed
-        task.completed_at = datetime.now(UTC) if is_completed else None
+# The fields a write copies as they are; the others are placed (list, parent), checked
+# together (recurrence, due_at, time_zone), resolved (tags) or derived (completion).
+PLAIN_FIELDS = ("title", "description", "priority", "due_at")
+SCHEDULE_FIELDS = ("recurrence", "due_at", "time_zone")
+
+
+def _lock_tasks(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags | None) -> Task:
+    """The user's lock first (every write of a user takes it first: no two can deadlock),
+    then the task, row-locked, after its If-Match (when given) matched the stored version."""
+    lock_user(user_id)
+    return _lock_for_write(user_id=user_id, task_id=task_id, if_match=if_match)
+
+
+def _place(task: Task, user_id: uuid.UUID, changes: dict[str, Any]) -> bool:
+    """Move the task where `changes` put it (list, parent), last among its new siblings, with
+    its whole subtree: every descendant's list_id changes in the same single statement."""
+    if "list_id" not in changes and "parent_id" not in changes:
+        return False
+    place = placement.destination(user_id=user_id, task=task, changes=changes)
+    if (place.list_id, place.parent_id) == (task.list_id, task.parent_id):
+        return False
+    _move(task, place, placement.last_position(user_id, place, besides=task.id))
+    return True
+
+
+def _move(task: Task, place: placement.Place, position: str) -> None:
+    """Put the task at `place` and `position`; its subtasks follow it into the list.
+
+    One UPDATE over the subtree, the task's own parent and position included: the database
+    checks that every subtask is in its parent's list at the end of each statement, so the
+    task and its subtree must change list together.
+    """
+    db.session.flush()
+    tree = placement.subtree(task.id)
+    now = datetime.now(UTC)
+    is_root = Task.id == task.id
+    db.session.execute(
+        update(Task)
+        .where(Task.id.in_(select(tree.c.id)), Task.user_id == task.user_id)
+        .values(
+            list_id=place.list_id,
+            parent_id=case((is_root, place.parent_id), else_=Task.parent_id),
+            position=case((is_root, position), else_=Task.position),
+            updated_at=now,
+            version=Task.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(task, ["list_id", "parent_id", "position", "list_key", "version"])
+
+
+def _complete(task: Task, now: datetime) -> None:
+    """Mark the task completed, with its pending subtasks at every level (one statement, the
+    same completed_at), and make the next occurrence of each recurring one among them."""
+    task.is_completed, task.completed_at = True, now
+    completed = db.session.execute(
+        update(Task)
+        .where(
+            Task.id.in_(placement.descendants(task.id)),
+            Task.user_id == task.user_id,
+            Task.is_completed.is_(False),
+        )
+        .values(is_completed=True, completed_at=now, updated_at=now, version=Task.version + 1)
+        .returning(Task.id, Task.recurrence)
+        .execution_options(synchronize_session=False)
+    ).all()
+    occurrences.spawn_next(task, now=now)
+    recurring = [row.id for row in completed if row.recurrence is not None]
+    for subtask in _locked_tasks(task.user_id, recurring):
+        occurrences.spawn_next(subtask, now=now)
+
+
+def _locked_tasks(user_id: uuid.UUID, task_ids: list[uuid.UUID]) -> Sequence[Task]:
+    """Tasks as objects with their tags (subtasks whose next occurrence must be made)."""
+    if not task_ids:
+        return []
+    return (
+        db.session.scalars(
+            select(Task)
+            .where(Task.id.in_(task_ids), Task.user_id == user_id)
+            .options(joinedload(Task.tags))
+            .order_by(Task.position, Task.id)
+            .execution_options(populate_existing=True)  # past the bulk UPDATE above
+        )
+        .unique()
+        .all()
+    )
+
+
+def _set_completion(task: Task, is_completed: bool, now: datetime) -> bool:
+    """Keep `completed_at` consistent with `is_completed` (the database checks it too).
+    Completing also completes the subtasks; reopening reopens the task alone."""
+    if is_completed == task.is_completed:
+        return False
+    if is_completed:
+        _complete(task, now)
+    else:
+        task.is_completed, task.completed_at = False, None
+    return True
+
+
+def _schedule(task: Task, changes: dict[str, Any]) -> None:
+    """Check the rule with the due date and zone it will have; a new due date or zone forgets
+    the wall-clock time a daylight-saving gap had moved."""
+    final = {field: changes.get(field, getattr(task, field)) for field in SCHEDULE_FIELDS}
+    final["recurrence"] = occurrences.checked_schedule(
+        final["recurrence"], due_at=final["due_at"], time_zone=final["time_zone"]
+    )
+    if any(final[field] != getattr(task, field) for field in SCHEDULE_FIELDS):
+        task.recurrence_wall_clock = None
+    for field, value in final.items():
+        setattr(task, field, value)
 
 
 def _apply(task: Task, user_id: uuid.UUID, changes: dict[str, Any]) -> bool:
-    """Apply writable fields; True when anything changed."""
-    before = (task.title, task.description, task.is_completed, task.priority, task.due_at)
+    """Apply writable fields to a locked task; True when anything changed."""
+    now = datetime.now(UTC)
+    watched = (*PLAIN_FIELDS, "recurrence", "time_zone")
+    before = tuple(getattr(task, field) for field in watched)
     old_tags = {tag.id for tag in task.tags}
-    for field in ("title", "description", "priority", "due_at"):
+    moved = _place(task, user_id, changes)
+    if any(field in changes for field in SCHEDULE_FIELDS):
+        _schedule(task, changes)
+    for field in PLAIN_FIELDS:
         if field in changes:
             setattr(task, field, changes[field])
-    if "is_completed" in changes:
-        _set_completion(task, changes["is_completed"])
     if "tags" in changes:
         task.tags = resolve_tags(user_id=user_id, names=changes["tags"])
-    after_change = (task.title, task.description, task.is_completed, task.priority, task.due_at)
-    return before != after_change or old_tags != {tag.id for tag in task.tags}
+    completion = "is_completed" in changes and _set_completion(task, changes["is_completed"], now)
+    after = tuple(getattr(task, field) for field in watched)
+    return moved or completion or before != after or old_tags != {tag.id for tag in task.tags}
 
 
 def create_task(*, user_id: uuid.UUID, data: dict[str, Any]) -> Task:
+    """A new task, last among its siblings; 422 when its list, parent or rule is refused,
+    409 limit_reached past the user's 100,000 tasks. A task created completed makes no next
+    occurrence (it will when it is reopened and completed again)."""
+    lock_user(user_id)
+    place = placement.destination(user_id=user_id, task=None, changes=data)
+    now = datetime.now(UTC)
     task = Task(
         user_id=user_id,
         title=data["title"],
         description=data["description"],
         priority=data["priority"],
         due_at=data["due_at"],
-        is_completed=False,
+        list_id=place.list_id,
+        parent_id=place.parent_id,
+        position=placement.last_position(user_id, place),
+        time_zone=data["time_zone"],
+        recurrence=occurrences.checked_schedule(
+            data["recurrence"], due_at=data["due_at"], time_zone=data["time_zone"]
+        ),
+        is_completed=data["is_completed"],
+        completed_at=now if data["is_completed"] else None,
+        created_at=now,
+        updated_at=now,
         tags=resolve_tags(user_id=user_id, names=data["tags"]),
     )
-    _set_completion(task, data["is_completed"])
     db.session.add(task)
     db.session.commit()
     return task
@@ -111,7 +238,7 @@ def update_task(
     *, user_id: uuid.UUID, task_id: uuid.UUID, changes: dict[str, Any], if_match: ETags | None
 ) -> Task:
     """PATCH applies the fields given; PUT passes every writable field (defaults filled in)."""
-    task = _lock_for_write(user_id=user_id, task_id=task_id, if_match=if_match)
+    task = _lock_tasks(user_id=user_id, task_id=task_id, if_match=if_match)
     if _apply(task, user_id, changes):
         task.touch()
     db.session.commit()
@@ -122,7 +249,7 @@ def complete_task(
     *, user_id: uuid.UUID, task_id: uuid.UUID, is_completed: bool | None, if_match: ETags | None
 ) -> Task:
     """Set completion, or toggle it when `is_completed` is None."""
-    task = _lock_for_write(user_id=user_id, task_id=task_id, if_match=if_match)
+    task = _lock_tasks(user_id=user_id, task_id=task_id, if_match=if_match)
     target = (not task.is_completed) if is_completed is None else is_completed
     if _apply(task, user_id, {"is_completed": target}):
         task.touch()
@@ -130,8 +257,28 @@ def complete_task(
     return task
 
 
+def move_task(
+    *, user_id: uuid.UUID, task_id: uuid.UUID, spec: dict[str, Any], if_match: ETags | None
+) -> Task:
+    """Place the task after or before a sibling (or last), optionally in another list or
+    under another parent first; only the task's own position changes (but see
+    placement._renumber)."""
+    task = _lock_tasks(user_id=user_id, task_id=task_id, if_match=if_match)
+    place = placement.destination(user_id=user_id, task=task, changes=spec)
+    position = placement.position_for(user_id=user_id, task_id=task.id, place=place, spec=spec)
+    if (place.list_id, place.parent_id) != (task.list_id, task.parent_id):
+        _move(task, place, position)
+        task.touch()
+    elif position != task.position:
+        task.position = position
+        task.touch()
+    db.session.commit()
+    return task
+
+
 def delete_task(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags | None) -> None:
-    task = _lock_for_write(user_id=user_id, task_id=task_id, if_match=if_match)
+    """Delete the task and its subtasks at every level (the parent foreign key cascades)."""
+    task = _lock_tasks(user_id=user_id, task_id=task_id, if_match=if_match)
     db.session.delete(task)
     db.session.commit()
 
