@@ -6,7 +6,10 @@
 
 Every user gets 10 tags; each task carries 0-3 of them. 30% of tasks are completed, half have a
 due date, titles and descriptions vary from a few words to a few thousand characters, created_at
-spreads over two years. Three more users hold 100, 1,000 and 10,000 tasks for the growth test.
+spreads over two years. Every user has 5 lists: half of the tasks are in one of them, and a
+fifth of those are subtasks of an earlier task of the same list; siblings are in generation
+order (positions from app/tasks/positions.py). Three more users hold 100, 1,000 and 10,000
+tasks, all top-level in one list, for the growth test.
 All of them log in with PASSWORD (one real Argon2 hash made with the app's own hasher, shared).
 
 The data is generated from a fixed seed, and a marker table (bench_dataset) records what was
@@ -46,12 +49,16 @@ TAG_NAMES = (
     "someday",
 )
 PRIORITIES = ("none", "low", "medium", "high")
+LIST_NAMES = ("Work", "Home", "Errands", "Projects", "Someday")
+GROWTH_LIST = "Everything"
+IN_A_LIST_SHARE = 0.50
+SUBTASK_SHARE = 0.20  # of the tasks in a list
 PRIORITY_EDGES = (45, 65, 85)  # none 45%, low 20%, medium 20%, high 15%
 TAG_COUNT_EDGES = (40, 70, 90)  # 0 tags 40%, 1 tag 30%, 2 tags 20%, 3 tags 10%
 COMPLETED_SHARE = 0.30
 DUE_SHARE = 0.50
 SEED = 20261122
-DATASET_VERSION = 1  # bump when the generator changes, so old databases are reloaded
+DATASET_VERSION = 2  # bump when the generator changes, so old databases are reloaded
 
 VERBS = (
     "call email review buy fix plan write book clean pay send prepare schedule update check "
@@ -247,15 +254,23 @@ def generate_user_tasks(
     content: Content,
     user_id: str,
     tag_ids: list[str],
+    list_ids: list[str],
     count: int,
     now: float,
     task_lines: list[str],
     link_lines: list[str],
 ) -> None:
-    """Append `count` task rows (COPY text) and their task_tags rows."""
+    """Append `count` task rows (COPY text) and their task_tags rows. With one list id, every
+    task is top-level in it (the growth users); with several, half the tasks are in one of
+    them and some of those are subtasks."""
+    from app.tasks.positions import spread_keys
+
     day = 86400.0
     span = 730 * day
     random_ = rng.random
+    rows: list[list[str]] = []
+    siblings: dict[tuple[str, str], list[list[str]]] = {}
+    tops: dict[str, list[str]] = {list_id: [] for list_id in list_ids}
     for _ in range(count):
         task_id = new_id(rng)
         created = now - random_() * span
@@ -264,33 +279,44 @@ def generate_user_tasks(
         due = random_() < DUE_SHARE
         roll = random_() * 100
         priority = PRIORITIES[sum(roll >= edge for edge in PRIORITY_EDGES)]
-        task_lines.append(
-            "\t".join(
-                (
-                    task_id,
-                    user_id,
-                    rng.choice(content.titles),
-                    copy_text(content.description()),
-                    "t" if completed else "f",
-                    stamp(created + (updated - created) * random_()) if completed else "\\N",
-                    priority,
-                    stamp(created + rng.uniform(-2, 90) * day) if due else "\\N",
-                    stamp(created),
-                    stamp(updated),
-                    "1",
-                )
-            )
-            + "\n"
-        )
+        list_id, parent_id = "\\N", "\\N"
+        if len(list_ids) == 1 or random_() < IN_A_LIST_SHARE:
+            list_id = rng.choice(list_ids)
+            if len(list_ids) > 1 and tops[list_id] and random_() < SUBTASK_SHARE:
+                parent_id = rng.choice(tops[list_id])
+            else:
+                tops[list_id].append(task_id)
+        row = [
+            task_id,
+            user_id,
+            rng.choice(content.titles),
+            copy_text(content.description()),
+            "t" if completed else "f",
+            stamp(created + (updated - created) * random_()) if completed else "\\N",
+            priority,
+            stamp(created + rng.uniform(-2, 90) * day) if due else "\\N",
+            stamp(created),
+            stamp(updated),
+            "1",
+            list_id,
+            parent_id,
+            "",  # the position, below, once the siblings are known
+        ]
+        rows.append(row)
+        siblings.setdefault((list_id, parent_id), []).append(row)
         roll = random_() * 100
         tags = sum(roll >= edge for edge in TAG_COUNT_EDGES)
         for tag_id in rng.sample(tag_ids, tags):
             link_lines.append(f"{task_id}\t{tag_id}\n")
+    for group in siblings.values():
+        for row, key in zip(group, spread_keys(len(group)), strict=True):
+            row[-1] = key
+    task_lines.extend("\t".join(row) + "\n" for row in rows)
 
 
 TASK_COLUMNS = (
     "id, user_id, title, description, is_completed, completed_at, priority, due_at,"
-    " created_at, updated_at, version"
+    " created_at, updated_at, version, list_id, parent_id, position"
 )
 
 
@@ -310,7 +336,7 @@ def load(conn: psycopg.Connection, dataset: Dataset, hashed: str) -> None:
         conn.rollback()
     conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
     conn.execute("SET LOCAL max_parallel_maintenance_workers = 2")
-    conn.execute("TRUNCATE task_tags, tasks, tags, login_sessions, users CASCADE")
+    conn.execute("TRUNCATE task_tags, tasks, tags, lists, login_sessions, users CASCADE")
     indexes = secondary_indexes(conn, ["tasks", "task_tags"])
     for name, _ in indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
@@ -330,13 +356,28 @@ def load(conn: psycopg.Connection, dataset: Dataset, hashed: str) -> None:
                 tag_ids[user_id] = [new_id(rng) for _ in TAG_NAMES]
                 for tag_id, name in zip(tag_ids[user_id], TAG_NAMES, strict=True):
                     cp.write_row((tag_id, user_id, name, user_created))
+        list_ids: dict[str, list[str]] = {}
+        with cur.copy("COPY lists (id, user_id, name, created_at, updated_at) FROM STDIN") as cp:
+            for user_id, email, _ in owners:
+                names = (GROWTH_LIST,) if email.startswith("growth") else LIST_NAMES
+                list_ids[user_id] = [new_id(rng) for _ in names]
+                for list_id, name in zip(list_ids[user_id], names, strict=True):
+                    cp.write_row((list_id, user_id, name, user_created, user_created))
         link_lines: list[str] = []
         written = 0
         with cur.copy(f"COPY tasks ({TASK_COLUMNS}) FROM STDIN") as cp:
             for user_id, _, count in owners:
                 task_lines: list[str] = []
                 generate_user_tasks(
-                    rng, content, user_id, tag_ids[user_id], count, now, task_lines, link_lines
+                    rng,
+                    content,
+                    user_id,
+                    tag_ids[user_id],
+                    list_ids[user_id],
+                    count,
+                    now,
+                    task_lines,
+                    link_lines,
                 )
                 cp.write("".join(task_lines))
                 written += count
@@ -351,6 +392,19 @@ def load(conn: psycopg.Connection, dataset: Dataset, hashed: str) -> None:
         index_started = time.monotonic()
         conn.execute(definition)
         log(f"rebuilt {name} in {time.monotonic() - index_started:.1f}s")
+    # The replica role above also skipped the triggers that keep the per-user counts.
+    conn.execute(
+        """
+        INSERT INTO user_counters (user_id, tasks, lists, tags)
+        SELECT users.id,
+               (SELECT count(*) FROM tasks WHERE tasks.user_id = users.id),
+               (SELECT count(*) FROM lists WHERE lists.user_id = users.id),
+               (SELECT count(*) FROM tags WHERE tags.user_id = users.id)
+        FROM users
+        ON CONFLICT (user_id) DO UPDATE
+        SET tasks = EXCLUDED.tasks, lists = EXCLUDED.lists, tags = EXCLUDED.tags
+        """
+    )
     conn.execute(
         "INSERT INTO bench_dataset (key, users, tasks, seconds) VALUES (%s, %s, %s, %s)",
         (dataset.key(), len(owners), written, time.monotonic() - started),
@@ -373,7 +427,7 @@ def ensure_loaded(url: str, dataset: Dataset, *, force: bool = False) -> dict:
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         # Statistics for the planner, and the visibility map that index-only counts rely on.
         vacuum_started = time.monotonic()
-        conn.execute("VACUUM (ANALYZE) users, tags, tasks, task_tags")
+        conn.execute("VACUUM (ANALYZE) users, tags, lists, tasks, task_tags, user_counters")
         log(f"VACUUM ANALYZE in {time.monotonic() - vacuum_started:.1f}s")
     seconds = round(time.monotonic() - started, 1)
     log(f"loaded in {seconds}s")

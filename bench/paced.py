@@ -12,9 +12,9 @@ scheduled time), shows whether the generator kept its schedule. One connection p
 (gunicorn's sync workers close every connection anyway), raw asyncio streams and hand-written
 HTTP/1.1, so that the generator stays light beside the server on the same cores.
 
-The mix is bench/wrk.lua's: 60% list (the same five variants), 20% get, 10% create, 5% update,
+The mix is bench/wrk.lua's: 60% list (the same seven variants), 20% get, 10% create, 5% update,
 5% complete, drawn from a seeded RNG. The tokens file has one line per bench user, "<user id>
-<access token> <task id> ..."; simulated user i uses line i mod n. Errors (non-2xx, connection
+<access token> <list id> <parent id> <task id> ..."; simulated user i uses line i mod n. Errors (non-2xx, connection
 errors, the 10 s timeout, requests unanswered a few seconds after the end) are counted per
 endpoint. Writes the summary (the dict bench/run.py's table reads) and the raw samples as JSON.
 """
@@ -35,12 +35,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+# The same as bench/wrk.lua's; {list} and {parent} are the user's list and a task with subtasks.
 LIST_VARIANTS = (
     "",
     "?status=pending&sort=due_at",
     "?q=report",
     "?tag=work",
     "?priority=high&sort=-updated_at",
+    "?list={list}&parent=none&sort=position",
+    "?parent={parent}&sort=position",
 )
 PRIORITIES = ("none", "low", "medium", "high")
 TAG_SETS: tuple[list[str], ...] = ([], ["work"], ["home", "urgent"])
@@ -60,6 +63,8 @@ class Member:
     user_id: str
     host: str
     token: str
+    list_id: str
+    parent_id: str
     tasks: list[str]
     created: int = 0
 
@@ -68,7 +73,8 @@ class Member:
         load, so that results stay comparable across the switch)."""
         base = f"/api/{self.user_id}/tasks"
         if endpoint == "list":
-            return self.raw("GET", base + rng.choice(LIST_VARIANTS))
+            query = rng.choice(LIST_VARIANTS).format(list=self.list_id, parent=self.parent_id)
+            return self.raw("GET", base + query)
         if endpoint == "get":
             return self.raw("GET", f"{base}/{rng.choice(self.tasks)}")
         if endpoint == "create":
@@ -123,15 +129,24 @@ def read_members(path: Path, host: str, users: int) -> list[Member]:
     lines = []
     for line in path.read_text().splitlines():
         if line.strip():
-            user_id, token, *tasks = line.split()
+            user_id, token, list_id, parent_id, *tasks = line.split()
             if not tasks:
                 raise SystemExit(f"{path}: user {user_id} has no task ids (get needs them)")
-            lines.append((user_id, token, tasks))
+            lines.append((user_id, token, list_id, parent_id, tasks))
     if not lines:
         raise SystemExit(f"no users in {path}")
     return [
-        Member(user_id=user_id, host=host, token=token, tasks=list(tasks))
-        for user_id, token, tasks in (lines[i % len(lines)] for i in range(users))
+        Member(
+            user_id=user_id,
+            host=host,
+            token=token,
+            list_id=list_id,
+            parent_id=parent_id,
+            tasks=list(tasks),
+        )
+        for user_id, token, list_id, parent_id, tasks in (
+            lines[i % len(lines)] for i in range(users)
+        )
     ]
 
 

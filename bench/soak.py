@@ -39,13 +39,12 @@ from bench.run import (
     DATA,
     FULL_URL,
     RESULTS,
-    TASKS_PER_USER_PICKED,
     MemorySampler,
     Settings,
+    bench_users,
     git_commit,
     gunicorn,
     log_in,
-    pick_tasks,
     preflight,
     remove_created_tasks,
     run_paced,
@@ -336,9 +335,7 @@ def main() -> int:
         log(f"gunicorn ready at {base} with {workers} workers")
         emails = [email_of(i) for i in range(1, min(args.users, settings.users) + 1)]
         logged = log_in(base, emails)
-        ids = [logged[email]["id"] for email in emails]
-        tasks = pick_tasks(url, ids, TASKS_PER_USER_PICKED)
-        users = [(logged[e]["id"], logged[e]["token"], tasks[logged[e]["id"]]) for e in emails]
+        users = bench_users(url, logged, emails)
         tokens = DATA / "tokens-soak.txt"
         write_tokens(tokens, users)
         preflight(base, users[0])

@@ -2,8 +2,10 @@
 --
 --   wrk -t2 -c100 -d20s -s bench/wrk.lua http://127.0.0.1:PORT -- <scenario> <tokens file> <threads>
 --
--- Scenarios: live, ready, get, list, list_filtered, create, complete, mix, growth.
--- The tokens file has one line per user: "<user id> <access token> <task id> <task id> ...".
+-- Scenarios: live, ready, get, list, list_filtered, list_position, subtasks, create, complete,
+-- mix, growth, growth_position.
+-- The tokens file has one line per user:
+-- "<user id> <access token> <list id> <parent id> <task id> <task id> ...".
 -- wrk has no per-connection hook, so each thread takes its own slice of the users (user i goes
 -- to thread i mod threads) and its requests go round-robin over that slice: every user's token
 -- is used, by one thread only, and no two consecutive requests of a thread share a user.
@@ -17,14 +19,19 @@ function setup(thread)
    threads[#threads + 1] = thread
 end
 
--- Filters that the mix and the realistic load use too (bench/paced.py has the same list).
+-- Filters that the mix and the realistic load use too (bench/paced.py has the same list);
+-- {list} and {parent} stand for the user's list and a task with subtasks.
 local LIST_VARIANTS = {
    "",
    "?status=pending&sort=due_at",
    "?q=report",
    "?tag=work",
    "?priority=high&sort=-updated_at",
+   "?list={list}&parent=none&sort=position",
+   "?parent={parent}&sort=position",
 }
+local IN_LIST = "?list={list}&parent=none&sort=position"
+local SUBTASKS = "?parent={parent}&sort=position"
 local FILTERED = "?status=pending&priority=high&priority=medium&q=report&sort=due_at"
 local PRIORITIES = { "none", "low", "medium", "high" }
 
@@ -39,10 +46,12 @@ local function read_users(path, index, threads)
             fields[#fields + 1] = word
          end
          local tasks = {}
-         for i = 3, #fields do
+         for i = 5, #fields do
             tasks[#tasks + 1] = fields[i]
          end
-         users[#users + 1] = { id = fields[1], token = fields[2], tasks = tasks }
+         users[#users + 1] = {
+            id = fields[1], token = fields[2], list = fields[3], parent = fields[4], tasks = tasks,
+         }
       end
       n = n + 1
    end
@@ -88,11 +97,16 @@ local function prepare(user, user_index)
    for k = 1, 8 do
       p.create[k] = wrk.format("POST", base, hj, create_body(user_index, k))
    end
+   local function places(query)
+      return (query:gsub("{list}", user.list):gsub("{parent}", user.parent))
+   end
    for k, query in ipairs(LIST_VARIANTS) do
-      p.lists[k] = wrk.format("GET", base .. query, h)
+      p.lists[k] = wrk.format("GET", base .. places(query), h)
    end
    p.list = p.lists[1]
    p.list_filtered = wrk.format("GET", base .. FILTERED, h)
+   p.list_position = wrk.format("GET", base .. places(IN_LIST), h)
+   p.subtasks = wrk.format("GET", base .. places(SUBTASKS), h)
    return p
 end
 
@@ -129,6 +143,10 @@ function request()
       return p.list
    elseif scenario == "list_filtered" then
       return p.list_filtered
+   elseif scenario == "list_position" or scenario == "growth_position" then
+      return p.list_position
+   elseif scenario == "subtasks" then
+      return p.subtasks
    elseif scenario == "create" then
       return pick(p.create)
    elseif scenario == "complete" then
