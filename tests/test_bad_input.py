@@ -37,7 +37,54 @@ json_values = st.recursive(
     ),
     max_leaves=20,
 )
-TASK_FIELDS = ["title", "description", "is_completed", "priority", "due_at", "tags"]
+TASK_FIELDS = [
+    "title",
+    "description",
+    "is_completed",
+    "priority",
+    "due_at",
+    "tags",
+    "list_id",
+    "parent_id",
+    "recurrence",
+    "time_zone",
+]
+RULE_PARTS = [
+    "FREQ=DAILY",
+    "FREQ=WEEKLY",
+    "FREQ=MONTHLY",
+    "FREQ=YEARLY",
+    "FREQ=HOURLY",
+    "freq=daily",
+    "INTERVAL=2",
+    "INTERVAL=0",
+    "COUNT=3",
+    "COUNT=100000",
+    "UNTIL=20270101",
+    "UNTIL=20270101T090000",
+    "BYDAY=MO,TH",
+    "BYDAY=-1FR",
+    "BYDAY=9MO",
+    "BYMONTHDAY=-1",
+    "BYMONTHDAY=31",
+    "BYMONTH=2",
+    "BYSETPOS=1",
+    "BYSETPOS=-1,1,2,3,4,5,6,7,8,9,10",
+    "WKST=SU",
+    "BYHOUR=9",
+    "DTSTART=20270101",
+    "",
+    "=",
+]
+schedules = st.fixed_dictionaries(
+    {
+        "title": st.just("repeats"),
+        "recurrence": st.lists(st.sampled_from(RULE_PARTS), max_size=5).map(";".join)
+        | st.none(),
+        "due_at": st.sampled_from([None, "2027-01-31T09:00:00Z", "2026-03-29T01:30:00Z"]),
+        "time_zone": st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Nowhere"]),
+    }
+)
 task_like_bodies = st.dictionaries(
     st.sampled_from(TASK_FIELDS) | st.text(max_size=12), json_values, max_size=7
 )
@@ -129,6 +176,30 @@ def test_any_json_object_creates_a_task_or_is_a_named_422(tasks, body):
         return
     problem = assert_problem(response, 422, "validation_error")
     assert set(problem["errors"]["json"]) <= set(body) | {"title", "_schema"}
+
+
+@FIXTURE_SETTINGS
+@given(body=schedules)
+def test_any_rule_zone_and_due_date_make_a_task_or_a_422_naming_them(tasks, body):
+    response = tasks.request("POST", json=body)
+    if response.status_code == 201:
+        task = response.get_json()["data"]
+        assert (task["recurrence"] is None) == (body["recurrence"] is None)
+        return
+    problem = assert_problem(response, 422, "validation_error")
+    assert set(problem["errors"]["json"]) <= {"recurrence", "time_zone"}
+
+
+@FIXTURE_SETTINGS
+@given(body=json_values)
+def test_any_json_document_moves_a_task_or_is_a_422(tasks, body):
+    task = tasks.create()
+    response = tasks.request(
+        "POST", f"/{task['id']}/move", data=json.dumps(body), content_type="application/json"
+    )
+    if response.status_code == 200:
+        return
+    assert_problem(response, 422, "validation_error")
 
 
 @FIXTURE_SETTINGS

@@ -171,6 +171,23 @@ class TestCompleteAndDelete:
         assert fetch(tasks, bottom)["completed_at"] == completed_at
         assert fetch(tasks, done_before)["completed_at"] == done_before["completed_at"]
 
+    def test_the_subtasks_are_completed_in_one_statement(self, tasks):
+        top = chain(tasks, 4)[0]
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            if " SET is_completed=" in statement or statement.startswith("UPDATE tasks SET"):
+                statements.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            tasks.request("PATCH", f"/{top['id']}/complete")
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+        below = [s for s in statements if "WITH RECURSIVE" in s]
+        assert len(below) == 1, statements
+        assert tasks.list("status=pending")["meta"]["count"] == 0
+
     def test_reopening_a_parent_reopens_it_alone(self, tasks):
         top, child = chain(tasks, 2)
         tasks.request("PATCH", f"/{top['id']}/complete")
