@@ -34,7 +34,7 @@ class FakeDns:
         addresses = self.table.get(name.removesuffix(".").lower())
         if not addresses:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        answers = []
+        answers: list[tuple[Any, ...]] = []
         for address in addresses:
             ip = ipaddress.ip_address(address)
             if ip.version == 6:

@@ -8,9 +8,10 @@ worker`."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 
 import psycopg
-from procrastinate import App, BaseRetryStrategy, PsycopgConnector, RetryDecision
+from procrastinate import App, BaseRetryStrategy, JobContext, PsycopgConnector, RetryDecision
 from procrastinate.jobs import Job
 
 SPIKE_SCHEMA = "procrastinate_spike"
@@ -55,7 +56,7 @@ class ScheduleRetry(BaseRetryStrategy):
         wait = self.schedule[failed_before]
         if isinstance(exception, DeliveryFailed) and exception.retry_after is not None:
             wait = max(wait, exception.retry_after)
-        return RetryDecision(retry_in={"seconds": wait})
+        return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=wait))
 
 
 def _record(run_id: str, attempt: int) -> None:
@@ -67,14 +68,18 @@ def _record(run_id: str, attempt: int) -> None:
 
 
 @app.task(name="record", pass_context=True)
-def record(context, run_id: str) -> None:  # type: ignore[no-untyped-def]
+def record(context: JobContext, run_id: str) -> None:
     """Record that it ran."""
+    assert context.job is not None
     _record(run_id, context.job.attempts)
 
 
 @app.task(name="flaky", pass_context=True, retry=ScheduleRetry([1, 2]))
-def flaky(context, run_id: str, failures: int, retry_after: float | None = None) -> None:  # type: ignore[no-untyped-def]
+def flaky(
+    context: JobContext, run_id: str, failures: int, retry_after: float | None = None
+) -> None:
     """Record the attempt; fail the first `failures` attempts (with a Retry-After)."""
+    assert context.job is not None
     attempt = context.job.attempts
     _record(run_id, attempt)
     if attempt < failures:

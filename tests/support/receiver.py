@@ -131,7 +131,7 @@ def running_receiver(
         def remember_sni(sock: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
             receiver.sni.append(name)
 
-        context.sni_callback = remember_sni  # type: ignore[assignment]
+        context.sni_callback = remember_sni
 
     class Server(http.server.ThreadingHTTPServer):
         daemon_threads = True
