@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: audit help install run stop test system-deps migrate revision lint format openapi spectral check-migrations clean
+.PHONY: audit help install run stop test test-python system-deps migrate revision lint format openapi spectral check-migrations clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -46,6 +46,14 @@ test: system-deps install ## Set up and run the whole test suite
 
 system-deps: ## Find the system programs the tests run (Chromium, redis-server, curl); apt-get them as root
 	@scripts/system-deps.sh
+
+# Another Python of pyenv's (3.12.1, 3.13.0 here), in a venv of its own. CI runs it on 3.13
+# without the slow tests (those start servers, browsers and PostgreSQLs: the process tests);
+# the whole suite passes there too: make test-python PY=3.13.0 PYTEST_ARGS=
+PY ?= 3.13.0
+test-python: ## The suite on another Python: make test-python PY=3.12.1 (default 3.13.0, no slow tests)
+	$(MAKE) test VENV=.venv-$(PY) PYTHON="$$(pyenv prefix $(PY))/bin/python3" \
+		PYTEST_ARGS='$(if $(PYTEST_ARGS),$(PYTEST_ARGS),-m "not slow" -p no:cacheprovider)'
 
 migrate: install ## Apply every migration to the database
 	$(FLASK) db upgrade

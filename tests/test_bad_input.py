@@ -79,8 +79,7 @@ RULE_PARTS = [
 schedules = st.fixed_dictionaries(
     {
         "title": st.just("repeats"),
-        "recurrence": st.lists(st.sampled_from(RULE_PARTS), max_size=5).map(";".join)
-        | st.none(),
+        "recurrence": st.lists(st.sampled_from(RULE_PARTS), max_size=5).map(";".join) | st.none(),
         "due_at": st.sampled_from([None, "2027-01-31T09:00:00Z", "2026-03-29T01:30:00Z"]),
         "time_zone": st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Nowhere"]),
     }

@@ -51,10 +51,10 @@ NON_PUBLIC_LITERALS = [
     # IPv6 loopback and the IPv4-embedding forms
     ("https://[::1]/", "::1"),
     ("https://[0:0:0:0:0:0:0:1]/", "::1"),
-    ("https://[::ffff:127.0.0.1]/", "::ffff:7f00:1"),  # IPv4-mapped
-    ("https://[::FFFF:7F00:1]/", "::ffff:7f00:1"),
-    ("https://[::ffff:10.0.0.1]/", "::ffff:a00:1"),
-    ("https://[::ffff:169.254.169.254]/", "::ffff:a9fe:a9fe"),
+    ("https://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1"),  # IPv4-mapped
+    ("https://[::FFFF:7F00:1]/", "::ffff:127.0.0.1"),
+    ("https://[::ffff:10.0.0.1]/", "::ffff:10.0.0.1"),
+    ("https://[::ffff:169.254.169.254]/", "::ffff:169.254.169.254"),
     ("https://[::127.0.0.1]/", "::7f00:1"),  # IPv4-compatible (deprecated)
     ("https://[::ffff:0:127.0.0.1]/", "::ffff:0:7f00:1"),  # IPv4-translated (SIIT)
     ("https://[64:ff9b::127.0.0.1]/", "64:ff9b::7f00:1"),  # NAT64 well-known prefix
@@ -154,7 +154,7 @@ def test_a_single_label_name_is_refused() -> None:
         (["10.0.0.7"], "10.0.0.7"),
         (["169.254.169.254"], "169.254.169.254"),
         (["::1"], "::1"),
-        (["::ffff:127.0.0.1"], "::ffff:7f00:1"),
+        (["::ffff:127.0.0.1"], "::ffff:127.0.0.1"),
         (["fd00::5"], "fd00::5"),
         (["0.0.0.0"], "0.0.0.0"),
         # One private answer among public ones is enough: a client may pick any of them.
@@ -211,7 +211,7 @@ def test_a_name_that_does_not_resolve_is_refused() -> None:
         ("https://134744072/hook", "https://8.8.8.8/hook"),
         ("https://010.010.010.010/hook", "https://8.8.8.8/hook"),
         ("https://[2001:4860:4860:0::8888]/hook", "https://[2001:4860:4860::8888]/hook"),
-        ("https://[::ffff:8.8.8.8]/hook", "https://[::ffff:808:808]/hook"),
+        ("https://[::ffff:8.8.8.8]/hook", "https://[::ffff:8.8.8.8]/hook"),
         ("https://[64:ff9b::8.8.8.8]/hook", "https://[64:ff9b::808:808]/hook"),
     ],
 )
@@ -421,7 +421,7 @@ def test_resolve_public_refuses_a_name_that_does_not_resolve() -> None:
     [
         ("Hooks.Example.com.", "hooks.example.com"),
         ("0x7f.1", "127.0.0.1"),
-        ("[::FFFF:127.0.0.1]", "::ffff:7f00:1"),
+        ("[::FFFF:127.0.0.1]", "::ffff:127.0.0.1"),
         ("b\u00fccher.example", "xn--bcher-kva.example"),
         ("\uff45xample.com", "example.com"),  # fullwidth letters (UTS 46 mapping)
     ],

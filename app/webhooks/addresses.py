@@ -92,6 +92,15 @@ def is_public(ip: IPAddress) -> bool:
     )
 
 
+def address_text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """An address as text, the same on every Python: an IPv4-mapped IPv6 address as
+    `::ffff:127.0.0.1` (3.13 writes it so; 3.11 and 3.12 wrote `::ffff:7f00:1`)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        zone = f"%{ip.scope_id}" if ip.scope_id else ""
+        return f"::ffff:{ip.ipv4_mapped}{zone}"
+    return str(ip)
+
+
 def normalise_host(host: str) -> str:
     """The one spelling of a host: IDNA A-labels in lowercase without a trailing dot, an
     IPv4 address in dotted-quad (from any decimal, octal, hex or short form), an IPv6
@@ -170,8 +179,8 @@ def resolve_public(host: str, port: int, allowed_hosts: Iterable[str] = ()) -> l
     allowed = name in normalise_allowed_hosts(allowed_hosts)
     if ip is not None:
         if not allowed and not is_public(ip):
-            raise UnsafeUrl(f"Must not point to a non-public address ({ip}).")
-        return [str(ip)]
+            raise UnsafeUrl(f"Must not point to a non-public address ({address_text(ip)}).")
+        return [address_text(ip)]
     try:
         # An allowed host may live in /etc/hosts or behind a search domain; any other name
         # is looked up as absolute (trailing dot), so no search domain is tried after it.
@@ -187,9 +196,11 @@ def resolve_public(host: str, port: int, allowed_hosts: Iterable[str] = ()) -> l
             address = ipaddress.IPv6Address(f"{address}%{sockaddr[3]}")
         # One non-public answer refuses the host: a client could be sent to any of them.
         if not allowed and not is_public(address):
-            raise UnsafeUrl(f"Its host name resolves to a non-public address ({address}).")
-        if str(address) not in addresses:
-            addresses.append(str(address))
+            raise UnsafeUrl(
+                f"Its host name resolves to a non-public address ({address_text(address)})."
+            )
+        if address_text(address) not in addresses:
+            addresses.append(address_text(address))
     if not addresses:
         raise UnsafeUrl("Its host name does not resolve.")
     return addresses
@@ -206,7 +217,7 @@ def normalise_allowed_hosts(hosts: Iterable[str]) -> frozenset[str]:
             continue
         try:
             # An entry may be a bare IPv6 address, which a URL would bracket.
-            normalised.add(str(ipaddress.IPv6Address(entry)))
+            normalised.add(address_text(ipaddress.IPv6Address(entry)))
             continue
         except ValueError:
             pass
@@ -231,7 +242,7 @@ def _parse_host(raw: str) -> tuple[str, IPAddress | None]:
             v6 = ipaddress.IPv6Address(inside)
         except ValueError:
             raise UnsafeUrl("Has a malformed IPv6 address.") from None
-        return str(v6), v6
+        return address_text(v6), v6
     if ":" in raw:
         # An IPv6 address must be bracketed; a bare one is malformed (the port is ambiguous).
         raise UnsafeUrl("Has a malformed host.")
