@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import pwd
+import subprocess
 import time
 import warnings
 from pathlib import Path
