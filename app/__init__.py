@@ -19,6 +19,7 @@ from app.core.observability import configure_logging, init_request_tracking
 from app.core.openapi import register_security_scheme
 from app.core.request_body import init_request_body_checks
 from app.core.security import init_security_headers
+from app.core.transactions import init_transactions
 from app.errors import register_error_handlers, settle_retry_after
 from app.extensions import api, cors, db, jwt, limiter, migrate
 from app.health.routes import blp as health_blp
@@ -59,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
 
     register_error_handlers(app)
+    init_transactions(app)
     return app
 
 

@@ -83,6 +83,7 @@ def _add_account(email: str, password: str, name: str | None) -> User:
 def create_user_command(email: str, name: str | None, password: str) -> None:
     """Create the account EMAIL, under the API's rules, without logging it in."""
     user = _add_account(email, password, name)
+    db.session.commit()
     click.echo(f"Created user {user.id} <{user.email}>.")
 
 
@@ -165,10 +166,12 @@ def seed_command(user_count: int, task_count: int, password: str, allow_producti
             user = get_user_by_email(email=email)
             if user is None:
                 user = _add_account(email, password, f"Demo user {index}")
+                db.session.commit()
                 created += 1
             for number in range(task_count):
                 data = TASK_BODY.load(_demo_task(number, now))  # the API's own rules
                 create_task(user_id=user.id, data=data)
+                db.session.commit()  # the services never commit: a command does, as requests do
     click.echo(
         f"Seeded {user_count} users ({created} new, password {password!r} for new ones) "
         f"with {task_count} tasks each."
@@ -190,6 +193,7 @@ def purge_sessions_command(older_than_days: int) -> None:
     deleted session stays refused.
     """
     purged = purge_sessions(older_than=timedelta(days=older_than_days))
+    db.session.commit()
     click.echo(f"Purged {purged} session{'' if purged == 1 else 's'}.")
 
 

@@ -78,3 +78,14 @@ def test_the_rules_catch_a_violation(tmp_path):
     assert ("flask", ["g"]) in _imports(bad)
     assert ("flask_jwt_extended", ["get_jwt"]) in _imports(bad)
     assert ("sqlalchemy", []) in _imports(bad)
+
+
+def test_services_leave_the_commit_to_the_request():
+    """app/core/transactions.py commits a request's work once its answer is a success, so a
+    batch is one transaction and a write commits with what is recorded for it. The one
+    exception: a reused refresh token's revocation must hold although its answer is a 401."""
+    commits = {
+        _name(path): path.read_text(encoding="utf-8").count("session.commit(")
+        for path in _modules(named="service.py")
+    }
+    assert {name: n for name, n in commits.items() if n} == {"app/auth/service.py": 1}

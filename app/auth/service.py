@@ -37,7 +37,7 @@ def _session_expiry() -> datetime:
 
 
 def _start_session(user: User, user_agent: str | None) -> AuthResult:
-    """Open a login session for `user` and commit it; its id is every token's `sid`."""
+    """Open a login session for `user` (the request commits it); its id is every token's sid."""
     refresh_jti = new_jti()
     session = LoginSession(
         user_id=user.id,
@@ -46,7 +46,7 @@ def _start_session(user: User, user_agent: str | None) -> AuthResult:
         user_agent=(user_agent or None) and user_agent[:255],
     )
     db.session.add(session)
-    db.session.commit()
+    db.session.flush()
     tokens = issue_tokens(user_id=user.id, session_id=session.id, refresh_jti=refresh_jti)
     return AuthResult(user=user, tokens=tokens)
 
@@ -72,9 +72,7 @@ def register_user(
 
 def create_user(*, email: str, password: str, name: str | None) -> User:
     """Create the account without logging it in (operators, seeding); 409 when taken."""
-    user = _add_user(email, password, name)
-    db.session.commit()
-    return user
+    return _add_user(email, password, name)
 
 
 def get_user_by_email(*, email: str) -> User | None:
@@ -116,10 +114,12 @@ def rotate_refresh_token(*, user_id: uuid.UUID, session_id: uuid.UUID, jti: str)
     ).first()
     if rotated is None:
         revoke_session(user_id=user_id, session_id=session_id)
+        # Committed here, not by the request: its answer is a 401, and the revocation of a
+        # session whose refresh token was copied must hold all the same.
+        db.session.commit()
         raise ApiError(
             401, "token_revoked", "This refresh token was already used; the session is revoked."
         )
-    db.session.commit()
     return issue_tokens(user_id=user_id, session_id=session_id, refresh_jti=new_refresh_jti)
 
 
@@ -135,7 +135,6 @@ def revoke_session(*, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
         .values(revoked_at=func.now())
         .returning(LoginSession.id)
     ).first()
-    db.session.commit()
     return revoked is not None
 
 
@@ -171,7 +170,6 @@ def change_password(
         )
         .values(revoked_at=func.now())
     )
-    db.session.commit()
 
 
 def purge_sessions(*, older_than: timedelta) -> int:
@@ -183,5 +181,4 @@ def purge_sessions(*, older_than: timedelta) -> int:
             or_(LoginSession.expires_at < cutoff, LoginSession.revoked_at < cutoff)
         )
     )
-    db.session.commit()
     return cast(CursorResult, result).rowcount

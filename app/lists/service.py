@@ -107,7 +107,7 @@ def create_list(*, user_id: uuid.UUID, name: str) -> ListView:
     now = datetime.now(UTC)
     task_list = TaskList(user_id=user_id, name=name, created_at=now, updated_at=now)
     db.session.add(task_list)
-    db.session.commit()
+    db.session.flush()
     return _view(task_list, 0, 0)
 
 
@@ -120,9 +120,7 @@ def rename_list(
         task_list.name = name
         task_list.touch()
         db.session.flush()
-    view = get_user_list(user_id=user_id, list_id=list_id)
-    db.session.commit()
-    return view
+    return get_user_list(user_id=user_id, list_id=list_id)
 
 
 def delete_list(*, user_id: uuid.UUID, list_id: uuid.UUID, if_match: ETags | None) -> None:
@@ -130,4 +128,4 @@ def delete_list(*, user_id: uuid.UUID, list_id: uuid.UUID, if_match: ETags | Non
     foreign key cascades)."""
     task_list = _lock_for_write(user_id=user_id, list_id=list_id, if_match=if_match)
     db.session.delete(task_list)
-    db.session.commit()
+    db.session.flush()

@@ -77,7 +77,7 @@ def create_tag(*, user_id: uuid.UUID, name: str) -> dict[str, Any]:
     lock_user(user_id)
     tag = Tag(user_id=user_id, name=name)
     db.session.add(tag)
-    db.session.commit()
+    db.session.flush()
     return _with_count(tag, 0)
 
 
@@ -98,7 +98,6 @@ def rename_tag(*, user_id: uuid.UUID, tag_id: uuid.UUID, name: str) -> dict[str,
         tag.name = name
         db.session.flush()
         _touch_tasks_carrying(tag.id)
-        db.session.commit()
     count = db.session.scalar(
         select(func.count()).select_from(task_tags).where(task_tags.c.tag_id == tag.id)
     )
@@ -111,4 +110,4 @@ def delete_tag(*, user_id: uuid.UUID, tag_id: uuid.UUID) -> None:
     tag = _get_user_tag(user_id=user_id, tag_id=tag_id)
     _touch_tasks_carrying(tag.id)
     db.session.delete(tag)
-    db.session.commit()
+    db.session.flush()

@@ -230,7 +230,7 @@ def create_task(*, user_id: uuid.UUID, data: dict[str, Any]) -> Task:
         tags=resolve_tags(user_id=user_id, names=data["tags"]),
     )
     db.session.add(task)
-    db.session.commit()
+    db.session.flush()
     return task
 
 
@@ -241,7 +241,7 @@ def update_task(
     task = _lock_tasks(user_id=user_id, task_id=task_id, if_match=if_match)
     if _apply(task, user_id, changes):
         task.touch()
-    db.session.commit()
+    db.session.flush()
     return task
 
 
@@ -253,7 +253,7 @@ def complete_task(
     target = (not task.is_completed) if is_completed is None else is_completed
     if _apply(task, user_id, {"is_completed": target}):
         task.touch()
-    db.session.commit()
+    db.session.flush()
     return task
 
 
@@ -272,7 +272,7 @@ def move_task(
     elif position != task.position:
         task.position = position
         task.touch()
-    db.session.commit()
+    db.session.flush()
     return task
 
 
@@ -280,7 +280,7 @@ def delete_task(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags | Non
     """Delete the task and its subtasks at every level (the parent foreign key cascades)."""
     task = _lock_tasks(user_id=user_id, task_id=task_id, if_match=if_match)
     db.session.delete(task)
-    db.session.commit()
+    db.session.flush()
 
 
 @dataclass(frozen=True)
