@@ -69,6 +69,8 @@ def load_config(overrides: dict | None = None) -> dict:
         # /metrics: 404 unless enabled; with a token, it also wants `Authorization: Bearer ...`.
         "METRICS_ENABLED": env_bool("METRICS_ENABLED", False),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # How long the first answer to a request with an Idempotency-Key answers its retries.
+        "IDEMPOTENCY_TTL_HOURS": _int("IDEMPOTENCY_TTL_HOURS", 24),
     }
     if overrides:
         config.update(overrides)

@@ -161,10 +161,12 @@ def _init_extensions(app: Flask) -> None:
             "Content-Type",
             "If-Match",
             "If-None-Match",
+            "Idempotency-Key",
             "X-Request-ID",
         ],
         expose_headers=[
             "ETag",
+            "Idempotent-Replayed",
             "Link",
             "Location",
             "Retry-After",

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, event
 from app.auth.schemas import RegisterSchema
 from app.auth.service import create_user, get_user_by_email, purge_sessions
 from app.common.fields import format_utc
+from app.core import idempotency
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Priority, User
@@ -25,6 +26,7 @@ from app.tasks.service import create_task, list_tasks
 users_cli = AppGroup("users", help="Manage accounts.")
 sessions_cli = AppGroup("sessions", help="Maintain login sessions.")
 tasks_cli = AppGroup("tasks", help="Read users' tasks.")
+idempotency_cli = AppGroup("idempotency", help="Maintain the answers kept for Idempotency-Key.")
 
 DEMO_PASSWORD = "demo password"
 DEMO_TITLES = (
@@ -197,6 +199,25 @@ def purge_sessions_command(older_than_days: int) -> None:
     click.echo(f"Purged {purged} session{'' if purged == 1 else 's'}.")
 
 
+@idempotency_cli.command("purge")
+@click.option(
+    "--older-than-hours",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep answers younger than this (default: IDEMPOTENCY_TTL_HOURS).",
+)
+def purge_idempotency_command(older_than_hours: int | None) -> None:
+    """Delete the answers kept for Idempotency-Key past their time (retries of them run afresh)."""
+    hours = (
+        current_app.config["IDEMPOTENCY_TTL_HOURS"]
+        if older_than_hours is None
+        else older_than_hours
+    )
+    purged = idempotency.purge(older_than=timedelta(hours=hours))
+    db.session.commit()
+    click.echo(f"Purged {purged} idempotency record{'' if purged == 1 else 's'}.")
+
+
 def _write_tasks(user: User, output: IO[str]) -> int:
     """Stream every task of `user`, oldest first, one per line, page by page (memory stays
     flat however many there are)."""
@@ -250,5 +271,5 @@ def export_tasks_command(email: str, output: str) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the commands to `flask` (beside Flask-Migrate's `db`)."""
-    for command in (users_cli, sessions_cli, tasks_cli, seed_command):
+    for command in (users_cli, sessions_cli, tasks_cli, idempotency_cli, seed_command):
         app.cli.add_command(command)

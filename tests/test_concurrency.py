@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -238,3 +239,32 @@ def test_simultaneous_moves_keep_every_position_distinct_and_ordered(app, databa
             )
         ]
     assert len(set(keys)) == 6
+
+
+def test_twenty_parallel_posts_with_one_key_create_one_task(app, database_url):
+    """Every answer is the one creation, its replay, or 409 idempotency_key_in_use."""
+    owner = Auth(app.test_client()).register()
+    headers = {"Idempotency-Key": "one-key"}
+    start = threading.Barrier(20)
+
+    def create(_: int) -> tuple[int, str | None, bytes]:
+        client = Tasks(app.test_client(), owner)
+        start.wait(timeout=10)
+        response = client.request("POST", json={"title": "exactly once"}, headers=headers)
+        return (
+            response.status_code,
+            response.headers.get("Idempotent-Replayed"),
+            response.get_data(),
+        )
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(create, range(20)))
+    created = [a for a in answers if a[0] == 201 and a[1] is None]
+    replayed = [a for a in answers if a[0] == 201 and a[1] == "true"]
+    in_use = [a for a in answers if a[0] == 409]
+    assert len(created) == 1
+    assert len(created) + len(replayed) + len(in_use) == 20
+    assert {a[2] for a in replayed} <= {created[0][2]}
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        stored = conn.execute("SELECT count(*) FROM tasks WHERE user_id = %s", (owner.id,))
+        assert stored.fetchone() == (1,)

@@ -4,9 +4,11 @@ load, a query that would hold a worker. Nothing acknowledged is lost or applied 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -160,3 +162,65 @@ def test_a_query_stuck_on_a_lock_is_cut_by_the_statement_timeout(database_url):
         assert elapsed < 3
         # The worker is free again at once.
         assert httpx.get(f"{url}/{task['id']}", headers=account.headers).status_code == 200
+
+
+def _one_worker(master: psutil.Process, base_url: str, limit: float = 20) -> int:
+    """The pid of the master's one worker once it serves (after a respawn too)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        workers = _workers(master)
+        if len(workers) == 1:
+            try:
+                if httpx.get(f"{base_url}/health/live", timeout=2).status_code == 200:
+                    return workers.pop()
+            except httpx.TransportError:
+                pass
+        time.sleep(0.05)
+    raise TimeoutError("no worker came back")
+
+
+@pytest.mark.commits
+def test_a_retry_after_a_killed_worker_replays_or_runs_afresh_never_both(database_url):
+    """SIGKILL the only worker at random moments of a keyed create, then retry with the key
+    until it is answered: the task exists exactly once, and when the first attempt was
+    answered the retry is that same answer, replayed."""
+    env = {"DATABASE_URL": database_url, "RATELIMIT_ENABLED": "false"}
+    rng = random.Random(20261202)
+    outcomes: Counter[str] = Counter()
+    with gunicorn_server(env, workers=1) as base_url:
+        master = _gunicorn_master()
+        account = register(base_url)
+        url = f"{base_url}/api/{account.id}/tasks"
+        for attempt in range(12):
+            key, title = f"kill-{attempt}", f"killed mid-request {attempt}"
+            headers = {**account.headers, "Idempotency-Key": key}
+
+            def send(title: str = title, headers: dict = headers) -> httpx.Response | None:
+                try:
+                    return httpx.post(url, json={"title": title}, headers=headers, timeout=10)
+                except httpx.TransportError:
+                    return None
+
+            worker = _one_worker(master, base_url)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                first_attempt = pool.submit(send)
+                time.sleep(rng.uniform(0, 0.03))
+                os.kill(worker, signal.SIGKILL)
+                first = first_attempt.result(timeout=30)
+            _one_worker(master, base_url)
+            retry = None
+            deadline = time.monotonic() + 20
+            while retry is None or retry.status_code != 201:
+                assert time.monotonic() < deadline, "the retry never succeeded"
+                retry = send()
+            with psycopg.connect(database_url.replace("+psycopg", "")) as conn:
+                stored = conn.execute(
+                    "SELECT count(*) FROM tasks WHERE title = %s", (title,)
+                ).fetchone()
+            assert stored == (1,), (attempt, first and first.status_code)
+            if first is not None and first.status_code == 201:
+                assert retry.content == first.content
+                assert retry.headers["Idempotent-Replayed"] == "true"
+            outcomes["replayed" if "Idempotent-Replayed" in retry.headers else "afresh"] += 1
+    # Which of the two each kill gave depends on timing; never both, and always one.
+    assert sum(outcomes.values()) == 12

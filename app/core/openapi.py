@@ -55,13 +55,52 @@ class StableResponseNames(BasePlugin):
                     responses[status] = known.component
 
 
+class IdempotencyDocs(BasePlugin):
+    """Every POST and PATCH under /api/{user_id}/ takes an Idempotency-Key (app/core/
+    idempotency.py, applied by UserBlueprint): documented here once, for every such operation
+    a resource adds, with the header of a replayed answer and the 409 and 422 it can give."""
+
+    PARAMETER = {
+        "in": "header",
+        "name": "Idempotency-Key",
+        "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+        "description": "Retry safely: a repeat with this key (same method, path and body) "
+        "answers the first answer again, for 24 hours. Another request under the key is 422 "
+        "`idempotency_key_reused`; while the first runs, 409 `idempotency_key_in_use`.",
+    }
+    REPLAYED = {
+        "Idempotent-Replayed": {
+            "description": "`true` when this is the recorded answer of an earlier request "
+            "with the same Idempotency-Key.",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
+    }
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None, **_: Any):
+        if not (path or "").startswith("/api/{user_id}/"):
+            return
+        for method, operation in (operations or {}).items():
+            if method not in ("post", "patch"):
+                continue
+            operation.setdefault("parameters", []).append(dict(self.PARAMETER))
+            responses = operation.setdefault("responses", {})
+            for status in (409, 422):
+                responses.setdefault(status, STATUSES[status].component)
+            for status, response in responses.items():
+                if str(status).startswith("2") and isinstance(response, dict):
+                    response.setdefault("headers", {}).update(self.REPLAYED)
+
+
 class ProblemApi(Api):
     """Documents and answers every error as application/problem+json."""
 
     ERROR_SCHEMA = ProblemSchema
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("spec_kwargs", {}).setdefault("extra_plugins", [StableResponseNames()])
+        kwargs.setdefault("spec_kwargs", {}).setdefault(
+            "extra_plugins", [StableResponseNames(), IdempotencyDocs()]
+        )
         super().__init__(*args, **kwargs)
 
     def _register_responses(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask, Response, g
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
+from app.core import idempotency
 from app.core.database import request_reads_only
 from app.errors import handle_database_unavailable, handle_integrity_error
 from app.extensions import db
@@ -25,10 +26,18 @@ def finish(response: Response) -> Response:
     """
     if request_reads_only():
         return response
-    if response.status_code >= 400 or g.get("answer_replayed"):
+    if g.get("answer_replayed"):
         db.session.rollback()
         return response
+    if response.status_code >= 400:
+        db.session.rollback()
+        if not idempotency.recorded(response):
+            return response
+        # A 404, 409 or 412 that the work decided is kept for the key's retries, alone: the
+        # work it refused was rolled back.
     try:
+        if idempotency.recorded(response):
+            idempotency.record(response)
         db.session.commit()
     except IntegrityError as error:
         return handle_integrity_error(error)

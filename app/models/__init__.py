@@ -2,6 +2,7 @@
 
 from app.models.base import Base
 from app.models.counters import LIMITS, UserCounters
+from app.models.idempotency import IdempotencyRecord
 from app.models.session import LoginSession
 from app.models.tag import Tag
 from app.models.task import Priority, Task, task_tags
@@ -11,6 +12,7 @@ from app.models.user import User
 __all__ = [
     "LIMITS",
     "Base",
+    "IdempotencyRecord",
     "LoginSession",
     "Priority",
     "Tag",
