@@ -31,6 +31,14 @@ run: install migrate ## Set up and serve the API under gunicorn on 127.0.0.1:800
 test: install ## Set up and run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Debian's pgbouncer lives in /usr/sbin, which a user's PATH may lack.
+PGBOUNCER_FOUND := $(shell command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null)
+
+.PHONY: test-pgbouncer
+test-pgbouncer: install ## The suite through a PgBouncer of its own in transaction mode (DB_TRANSACTION_POOLER=true)
+	@test -n "$(PGBOUNCER_FOUND)" || { echo "pgbouncer is missing: apt-get install -y pgbouncer"; exit 1; }
+	TEST_PGBOUNCER=1 DB_TRANSACTION_POOLER=true $(BIN)/pytest -m "not direct" $(PYTEST_ARGS)
+
 migrate: install ## Apply every migration to the database
 	$(FLASK) db upgrade
 
