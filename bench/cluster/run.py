@@ -187,7 +187,10 @@ class Run:
         began = time.monotonic()
         for program in ("redis-server", "haproxy"):
             executable(program)
-        pgbouncer_executable()
+        try:
+            pgbouncer_executable()
+        except RuntimeError as missing:
+            raise SystemExit(str(missing)) from None
 
         postgres = Postgres(self.root / "postgresql", free_port())
         self.reaper.add("postgresql", postgres.stop)
