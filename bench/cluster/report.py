@@ -64,8 +64,8 @@ def table(report: dict[str, Any]) -> list[str]:
             ", ".join(f"{cause}: {n}" for cause, n in report["failures"]["by_cause"].items())
             or "none"
         ),
-        f"haproxy    {backend.get('wretr', 0)} retries, {backend.get('wredis', 0)} redispatches"
-        f" (idempotent requests and refused connections, on another instance)",
+        f"haproxy    wretr {backend.get('wretr', 0)}, wredis {backend.get('wredis', 0)}: sent "
+        "again to another instance (refused connections, idempotent requests cut off)",
         f"writes     {lost['creates_acknowledged']:,} creates acknowledged, "
         f"{lost['creates_lost']} lost, {lost['creates_stored_twice']} stored twice, "
         f"{lost['creates_stored_but_unanswered']} stored but unanswered; "
@@ -166,8 +166,10 @@ def markdown(report: dict[str, Any]) -> str:
             or "none"
         )
         + f"; {OUTSIDE}: **{report['failures']['outside']}** |",
-        f"| HAProxy retries | **{backend.get('wretr', 0)}** retries, "
-        f"{backend.get('wredis', 0)} redispatched to another instance |",
+        f"| HAProxy retries | `wretr` **{backend.get('wretr', 0)}**, `wredis` "
+        f"**{backend.get('wredis', 0)}**: requests sent again, to another instance (refused "
+        "connections to the killed instance before its check failed, and idempotent requests "
+        "it died under) |",
         f"| writes | {lost['creates_acknowledged']:,} creates answered 201: "
         f"**{lost['creates_lost']} lost, {lost['creates_stored_twice']} stored twice** "
         f"({lost['creates_stored_but_unanswered']} stored without an answer: in flight at a "
@@ -178,9 +180,10 @@ def markdown(report: dict[str, Any]) -> str:
         checks = report["checks"][when]
         rate, logout = checks["rate_limit"], checks["logout"]
         out.append(
-            f"| shared state, {when} the load | rate limit: one user, {rate['sent']} requests "
-            f"round-robin: {rate['statuses']} (200s from {rate['passed_by_instance']}); logout "
-            f"through {logout['logout_through']}, then at once: {logout['after']} |"
+            f"| shared state, {when} the load | rate limit ({rate['limit_per_minute']}/min): one "
+            f"user, {rate['sent']} requests round-robin: {_counts(rate['statuses'])}, the 200s "
+            f"from {_counts(rate['passed_by_instance'])}; logout through "
+            f"{logout['logout_through']}, then at once: {_counts(logout['after'])} |"
         )
     if "servers" in c and "pg_connections" in c:
         out.append(
@@ -218,6 +221,10 @@ def markdown(report: dict[str, Any]) -> str:
     if report["problems"]:
         out += ["", "Problems:", ""] + [f"- {problem}" for problem in report["problems"]]
     return "\n".join(out) + "\n"
+
+
+def _counts(mapping: dict[str, Any]) -> str:
+    return ", ".join(f"{key}: {value}" for key, value in mapping.items())
 
 
 def finish(report: dict[str, Any], git_commit: str) -> dict[str, Any]:
