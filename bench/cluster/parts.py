@@ -9,14 +9,12 @@ import io
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import psycopg
 import redis
 
@@ -94,11 +92,6 @@ class Postgres:
             return int((self.pgdata / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-
-    def create_database(self, name: str) -> None:
-        """CREATE DATABASE `name` (a fresh server has none but postgres)."""
-        with psycopg.connect(self.url(), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
     def set_statement_timeout(self, database: str, milliseconds: int) -> None:
         """The deployment's setting behind a pooler (README): the app's reads in autocommit
@@ -345,20 +338,3 @@ backend instances
     def wait_status(self, server: str, status: str, timeout: float) -> float:
         """Until `server`'s status is exactly `status`; the seconds it took."""
         return wait_for(lambda: self.status(server) == status, f"{server} {status}", timeout)
-
-
-def http_ok(url: str) -> bool:
-    """Whether GET `url` answers 200 within 2 s."""
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def terminate_pid(pid: int | None) -> None:
-    """SIGTERM a process we know only by its pid (the postmaster, if pg_ctl failed)."""
-    if pid:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
