@@ -55,6 +55,10 @@ test-python: ## The suite on another Python: make test-python PY=3.12.1 (default
 	$(MAKE) test VENV=.venv-$(PY) PYTHON="$$(pyenv prefix $(PY))/bin/python3" \
 		PYTEST_ARGS='$(if $(PYTEST_ARGS),$(PYTEST_ARGS),-m "not slow" -p no:cacheprovider)'
 
+.PHONY: test-pgbouncer
+test-pgbouncer: system-deps install ## The suite through a PgBouncer of its own in transaction mode (DB_TRANSACTION_POOLER=true)
+	TEST_PGBOUNCER=1 DB_TRANSACTION_POOLER=true $(BIN)/pytest -m "not direct" $(PYTEST_ARGS)
+
 migrate: install ## Apply every migration to the database
 	$(FLASK) db upgrade
 
@@ -126,3 +130,12 @@ explain: $(VENV)/.installed-bench ## Print the plan of every task-list query on 
 
 audit: ## pip-audit of the pinned requirements (says so when the vulnerability service is unreachable)
 	bash scripts/audit.sh
+
+# The cluster on one machine (bench/cluster/): PostgreSQL, PgBouncer, Redis, three gunicorn
+# instances and HAProxy, each its own process on 127.0.0.1, all stopped at the end.
+.PHONY: cluster-test cluster-smoke
+cluster-test: install ## Cluster: 3 instances, PgBouncer, Redis, HAProxy; kills parts under load; table + bench/CLUSTER.md
+	$(BIN)/python -m bench.cluster $(CLUSTER_ARGS)
+
+cluster-smoke: install ## The cluster test with short phases (under 3 minutes): fails on a lost write or an unexcused failure
+	$(BIN)/python -m bench.cluster --smoke $(CLUSTER_ARGS)

@@ -8,7 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, g
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -195,6 +195,17 @@ def handle_database_unavailable(error: Exception) -> Response:
     return problem(503, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
+def handle_database_error(error: DBAPIError) -> Response:
+    """Any other driver error: an outage when the connection died under it, else a bug.
+
+    Behind PgBouncer, a server cut off at COMMIT (a PostgreSQL restart) can reach psycopg as
+    "received 2 results from command 'COMMIT'", an InternalError, on a connection that is then
+    closed; SQLAlchemy marks it invalidated, and the client must hear 503 (retry), not 500."""
+    if error.connection_invalidated:
+        return handle_database_unavailable(error)
+    return handle_unexpected_error(error)
+
+
 def handle_unexpected_error(error: Exception) -> Response:
     """A bug: log the traceback with the request id, answer without internals."""
     if isinstance(error, HTTPException):
@@ -268,4 +279,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(IntegrityError, handle_integrity_error)
     for error in (OperationalError, InterfaceError, PoolTimeoutError):
         app.register_error_handler(error, handle_database_unavailable)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -18,6 +18,12 @@ The mix is bench/wrk.lua's: 60% list (the same seven variants), 20% get, 10% cre
 Errors (non-2xx, connection errors, the 10 s timeout, requests unanswered a few seconds after
 the end) are counted per endpoint. Writes the summary (the dict bench/run.py's table reads)
 and the raw samples as JSON.
+
+For bench/cluster, which kills parts of the cluster under this load, `--events` also writes one
+line per request (endpoint, scheduled, start and end times on the system's monotonic clock,
+status or error kind, and for an answered write the task's id, title and ETag), `--marker` makes
+every created title unique to the run and the simulated user, and `--start-at` starts the
+schedule at a given monotonic time.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ class Member:
     parent_id: str
     tasks: list[str]
     created: int = 0
+    marker: str = ""
 
     def request(self, endpoint: str, rng: random.Random) -> bytes:
         """The whole HTTP/1.1 request for `endpoint` (the paths and bodies of the former locust
@@ -80,8 +87,9 @@ class Member:
             return self.raw("GET", f"{base}/{rng.choice(self.tasks)}")
         if endpoint == "create":
             self.created += 1
+            unique = self.marker or f"{self.user_id[:8]}-"
             body = {
-                "title": f"Bench new task {self.user_id[:8]}-{self.created}",
+                "title": f"Bench new task {unique}{self.created}",
                 "priority": rng.choice(PRIORITIES),
                 "tags": rng.choice(TAG_SETS),
             }
@@ -116,6 +124,7 @@ class Tally:
     kinds: Counter[str] = field(default_factory=Counter)
     late_ms: list[float] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
+    events: list[list[Any]] | None = None
 
     def failed(self, endpoint: str, kind: str, detail: str) -> None:
         """Count one failed request (its latency is recorded by the caller)."""
@@ -125,8 +134,9 @@ class Tally:
             self.examples.append(f"{endpoint}: {kind}: {detail}"[:300])
 
 
-def read_members(path: Path, host: str, users: int) -> list[Member]:
-    """Simulated user i gets line i mod n of the tokens file."""
+def read_members(path: Path, host: str, users: int, marker: str = "") -> list[Member]:
+    """Simulated user i gets line i mod n of the tokens file; with a `marker`, its created
+    titles carry "<marker><i>-"."""
     lines = []
     for line in path.read_text().splitlines():
         if line.strip():
@@ -136,29 +146,34 @@ def read_members(path: Path, host: str, users: int) -> list[Member]:
             lines.append((user_id, token, list_id, parent_id, tasks))
     if not lines:
         raise SystemExit(f"no users in {path}")
-    return [
-        Member(
-            user_id=user_id,
-            host=host,
-            token=token,
-            list_id=list_id,
-            parent_id=parent_id,
-            tasks=list(tasks),
+    members = []
+    for i in range(users):
+        user_id, token, list_id, parent_id, tasks = lines[i % len(lines)]
+        unique = f"{marker}{i}-" if marker else ""
+        members.append(
+            Member(
+                user_id=user_id,
+                host=host,
+                token=token,
+                list_id=list_id,
+                parent_id=parent_id,
+                tasks=list(tasks),
+                marker=unique,
+            )
         )
-        for user_id, token, list_id, parent_id, tasks in (
-            lines[i % len(lines)] for i in range(users)
-        )
-    ]
+    return members
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """Status and body of one HTTP/1.1 response: Content-Length, chunked, or up to the close."""
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, str]:
+    """Status, body and ETag ("" if none) of one HTTP/1.1 response: Content-Length, chunked,
+    or up to the close."""
     status_line = await reader.readline()
     if not status_line:
         raise ConnectionError("connection closed before any answer")
     status = int(status_line.split(None, 2)[1])
     length: int | None = None
     chunked = False
+    etag = ""
     while True:
         line = await reader.readline()
         if line in (b"\r\n", b"\n", b""):
@@ -169,16 +184,18 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
             length = int(value)
         elif name == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
+        elif name == b"etag":
+            etag = value.strip().decode(errors="replace")
     if chunked:
         parts = []
         while size := int((await reader.readline()).split(b";")[0], 16):
             parts.append((await reader.readexactly(size + 2))[:-2])
         while (await reader.readline()) not in (b"\r\n", b"\n", b""):
             pass  # trailers
-        return status, b"".join(parts)
+        return status, b"".join(parts), etag
     if length is not None:
-        return status, await reader.readexactly(length)
-    return status, await reader.read()
+        return status, await reader.readexactly(length), etag
+    return status, await reader.read(), etag
 
 
 async def send(
@@ -187,28 +204,48 @@ async def send(
     """One request on its own connection; records latency from the scheduled time, and the
     error if any (a cancellation at the end is recorded by the caller instead)."""
     loop = asyncio.get_running_loop()
-    tally.late_ms.append((loop.time() - scheduled) * 1000)
+    started = loop.time()
+    tally.late_ms.append((started - scheduled) * 1000)
+    outcome = ""
+    written: tuple[str, str, str] | None = None
     try:
         async with asyncio.timeout(TIMEOUT):
             reader, writer = await asyncio.open_connection(host, port)
             try:
                 writer.write(payload)
                 await writer.drain()
-                status, body = await read_response(reader)
+                status, body, etag = await read_response(reader)
             finally:
                 writer.close()
     except TimeoutError:
-        tally.failed(endpoint, "timeout", f"no answer in {TIMEOUT:g} s")
+        outcome = "timeout"
+        tally.failed(endpoint, outcome, f"no answer in {TIMEOUT:g} s")
     except Exception as error:
         # Refused or reset connections (OSError), a cut body (IncompleteReadError), an answer
         # that does not parse (ValueError, IndexError); and anything else, so that no request
         # can vanish from the counts as an unretrieved task exception.
-        tally.failed(endpoint, type(error).__name__, str(error) or repr(error))
+        outcome = type(error).__name__
+        tally.failed(endpoint, outcome, str(error) or repr(error))
     else:
+        outcome = f"HTTP {status}"
         if not 200 <= status < 300:
             text = body[:160].decode(errors="replace")
-            tally.failed(endpoint, f"HTTP {status}", text)
-    tally.samples_ms[endpoint].append((loop.time() - scheduled) * 1000)
+            tally.failed(endpoint, outcome, text)
+        elif tally.events is not None and endpoint in WRITES:
+            written = _written(body, etag)
+    ended = loop.time()
+    tally.samples_ms[endpoint].append((ended - scheduled) * 1000)
+    if tally.events is not None:
+        tally.events.append([endpoint, scheduled, started, ended, outcome, *(written or ())])
+
+
+def _written(body: bytes, etag: str) -> tuple[str, str, str] | None:
+    """(task id, title, ETag) of an answered write, None when the body does not say."""
+    try:
+        task = json.loads(body)["data"]
+        return str(task["id"]), str(task["title"]), etag
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 async def drive(
@@ -219,16 +256,19 @@ async def drive(
     rate: float,
     seed: int,
     grace: float = GRACE,
+    start_at: float | None = None,
+    record: bool = False,
 ) -> Tally:
-    """Send every member's requests on schedule for `seconds`, then wait up to `grace` seconds
-    for the ones still in flight (counted as errors if they do not finish)."""
+    """Send every member's requests on schedule for `seconds` (from `start_at` on the monotonic
+    clock, if given), then wait up to `grace` seconds for the ones still in flight (counted as
+    errors if they do not finish). With `record`, every request is kept in `tally.events`."""
     url = urlsplit(base)
     host, port = url.hostname or "127.0.0.1", url.port or 80
     rng = random.Random(seed)
-    tally = Tally()
+    tally = Tally(events=[] if record else None)
     loop = asyncio.get_running_loop()
     # A short lead, so that the first requests are not late because of the setup.
-    start = loop.time() + 0.05
+    start = max(start_at or 0.0, loop.time() + 0.05)
     end = start + seconds
     period = 1 / rate
     # (next send time, member, k): one heap entry per member, in time order.
@@ -255,6 +295,8 @@ async def drive(
         task.cancel()
         tally.failed(endpoint, "unfinished", f"no answer {grace:g} s after the end of the run")
         tally.samples_ms[endpoint].append((now - scheduled) * 1000)
+        if tally.events is not None:
+            tally.events.append([endpoint, scheduled, scheduled, now, "unfinished"])
     await asyncio.gather(*in_flight, return_exceptions=True)
     return tally
 
@@ -313,13 +355,29 @@ def run_load(
     seconds: float = 60,
     rate: float = 1.0,
     seed: int = 1,
+    marker: str = "",
+    start_at: float | None = None,
+    events: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """The summary and the raw latencies (ms per endpoint) of one run."""
-    members = read_members(tokens, urlsplit(base).netloc, users)
+    """The summary and the raw latencies (ms per endpoint) of one run; with `events`, one JSON
+    line per request written there."""
+    members = read_members(tokens, urlsplit(base).netloc, users, marker)
     wall, cpu = time.monotonic(), time.process_time()
-    tally = asyncio.run(drive(base, members, seconds=seconds, rate=rate, seed=seed))
+    tally = asyncio.run(
+        drive(
+            base,
+            members,
+            seconds=seconds,
+            rate=rate,
+            seed=seed,
+            start_at=start_at,
+            record=events is not None,
+        )
+    )
     wall, cpu = time.monotonic() - wall, time.process_time() - cpu
     summary = summarize(tally, users=users, seconds=seconds, rate=rate, wall=wall, cpu=cpu)
+    if events is not None:
+        events.write_text("".join(json.dumps(event) + "\n" for event in tally.events or ()))
     return summary, tally.samples_ms
 
 
@@ -333,6 +391,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60, help="length of the run (60)")
     parser.add_argument("--rate", type=float, default=1.0, help="requests/s per user (1)")
     parser.add_argument("--seed", type=int, default=1, help="RNG seed: phases and the mix (1)")
+    parser.add_argument("--marker", default="", help="makes created titles unique to this run")
+    parser.add_argument(
+        "--start-at", type=float, help="when to start, on the monotonic clock (default: now)"
+    )
+    parser.add_argument("--events", type=Path, help="write one JSON line per request here")
     args = parser.parse_args()
     if args.users < 1 or args.seconds <= 0 or args.rate <= 0:
         parser.error("--users, --seconds and --rate must be positive")
@@ -343,6 +406,9 @@ def main() -> int:
         seconds=args.seconds,
         rate=args.rate,
         seed=args.seed,
+        marker=args.marker,
+        start_at=args.start_at,
+        events=args.events,
     )
     args.out.write_text(json.dumps({"summary": summary, "samples_ms": samples}) + "\n")
     return 0

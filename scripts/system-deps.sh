@@ -35,6 +35,8 @@ check() {
   need CHROMIUM      /usr/bin/chromium  "chromium chromium-driver"  tests/test_docs_browser.py
   need REDIS_SERVER  redis-server       redis-server                tests/test_processes.py
   need CURL          curl               curl                        tests/test_readme.py
+  need PGBOUNCER     /usr/sbin/pgbouncer pgbouncer                  "make test-pgbouncer, make cluster-*"
+  need HAPROXY       /usr/sbin/haproxy  haproxy                     "make cluster-*"
 }
 
 summary() {

@@ -14,13 +14,16 @@ from app.extensions import db, limiter
 from tests.support.accounts import Account
 from tests.support.clients import Auth, Tasks
 from tests.support.database import test_database_url, truncate_all, wipe_schema
+from tests.support.pooler import pooled
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test database; with TEST_PGBOUNCER=1, through a PgBouncer in transaction mode."""
     url = test_database_url()
     wipe_schema(url)
-    return url
+    with pooled(url, tmp_path_factory.mktemp("pooler")) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

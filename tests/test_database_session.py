@@ -66,6 +66,7 @@ def test_a_write_after_reads_still_commits_atomically(client, auth, autocommit_b
     assert not any(autocommit for _, autocommit in autocommit_by_statement)
 
 
+@pytest.mark.direct
 def test_reads_keep_their_prepared_statements_between_requests(client, auth, app):
     """psycopg deallocates every prepared statement on ROLLBACK; reads no longer end in one,
     so a connection prepares the session check and the task read once (after 5 runs each) and
@@ -119,3 +120,55 @@ def test_autocommit_is_what_the_view_declares(app, method, path, reads_only):
     url = path.format(user=uuid.uuid4(), task=uuid.uuid4())
     with app.test_request_context(url, method=method):
         assert request_reads_only() is reads_only
+
+
+@pytest.fixture
+def statements(app) -> Iterator[list[str]]:
+    """The text of every statement run."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def test_behind_a_pooler_a_write_transaction_sets_its_own_statement_timeout(
+    app, client, auth, statements, monkeypatch
+):
+    """No startup option reaches PostgreSQL through PgBouncer; SET LOCAL ends with the
+    transaction, so it leaves nothing behind on a server connection that others share."""
+    user = auth.register()
+    monkeypatch.setitem(app.config, "DB_TRANSACTION_POOLER", True)
+    monkeypatch.setitem(app.config, "DB_STATEMENT_TIMEOUT_MS", 1234)
+    statements.clear()
+    response = client.post(f"/api/{user.id}/tasks", json={"title": "t"}, headers=user.headers)
+    assert response.status_code == 201
+    assert statements[0] == "SET LOCAL statement_timeout = 1234"
+    assert statements.count("SET LOCAL statement_timeout = 1234") == 1
+
+
+def test_behind_a_pooler_a_read_in_autocommit_sets_nothing(
+    app, client, auth, statements, monkeypatch
+):
+    user = auth.register()
+    monkeypatch.setitem(app.config, "DB_TRANSACTION_POOLER", True)
+    statements.clear()
+    assert client.get(f"/api/{user.id}/tasks", headers=user.headers).status_code == 200
+    assert statements and not any(s.startswith("SET") for s in statements), statements
+
+
+def test_without_a_pooler_a_write_sets_no_statement_timeout(
+    app, client, auth, statements, monkeypatch
+):
+    """The connection's startup options carry it already."""
+    user = auth.register()
+    monkeypatch.setitem(app.config, "DB_TRANSACTION_POOLER", False)
+    statements.clear()
+    response = client.post(f"/api/{user.id}/tasks", json={"title": "t"}, headers=user.headers)
+    assert response.status_code == 201
+    assert not any(s.startswith("SET") for s in statements), statements

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InternalError, OperationalError
 
 from app.auth import service
 from tests.support.problems import assert_problem
@@ -78,3 +78,28 @@ def test_database_unreachable_is_503_with_retry_after(client, monkeypatch):
     assert_problem(response, 503, "service_unavailable")
     assert int(response.headers["Retry-After"]) > 0
     assert "connection refused" not in response.get_data(as_text=True)
+
+
+def test_a_driver_error_on_a_connection_that_died_is_503(client, monkeypatch):
+    """What psycopg raises when PgBouncer relays a server cut off at COMMIT."""
+
+    def cut_off(**kwargs):
+        raise InternalError(
+            "COMMIT",
+            {},
+            Exception("received 2 results from command 'COMMIT'"),
+            connection_invalidated=True,
+        )
+
+    monkeypatch.setattr(service, "log_in", cut_off)
+    response = client.post("/api/auth/login", json={"email": "a@b.io", "password": "x"})
+    assert_problem(response, 503, "service_unavailable")
+
+
+def test_a_driver_error_on_a_live_connection_is_500(client, monkeypatch):
+    def broken_query(**kwargs):
+        raise InternalError("SELECT 1", {}, Exception("cache lookup failed"))
+
+    monkeypatch.setattr(service, "log_in", broken_query)
+    response = client.post("/api/auth/login", json={"email": "a@b.io", "password": "x"})
+    assert_problem(response, 500, "internal_error")

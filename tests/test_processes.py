@@ -18,6 +18,7 @@ import redis
 from tests.support.live import Answer, migrate, register
 from tests.support.own_postgres import own_postgres
 from tests.support.own_redis import own_redis
+from tests.support.pooler import pooled
 from tests.support.problems import assert_problem
 from tests.support.servers import (
     gunicorn_server,
@@ -172,9 +173,9 @@ def test_requests_are_served_when_the_limit_storage_dies(database_url, tmp_path)
 
 
 def test_database_outage_is_a_503_and_heals_without_a_restart(tmp_path):
-    with own_postgres(tmp_path) as postgres:
+    with own_postgres(tmp_path) as postgres, pooled(postgres.url, tmp_path) as served:
         migrate(postgres.url)
-        env = {"DATABASE_URL": postgres.url, "DB_CONNECT_TIMEOUT": "1"}
+        env = {"DATABASE_URL": served, "DB_CONNECT_TIMEOUT": "1"}
         with gunicorn_server(env) as base_url:
             account = register(base_url)
             calls = {

@@ -8,7 +8,8 @@ from weakref import WeakKeyDictionary
 
 from flask import current_app, has_request_context, request
 from flask_sqlalchemy.session import Session
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import SessionTransaction
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -61,3 +62,22 @@ class RequestSession(Session):
         if isinstance(bind, Engine) and has_request_context() and request_reads_only():
             return autocommit_engine(bind)
         return bind
+
+
+@event.listens_for(RequestSession, "after_begin")
+def _statement_timeout_behind_a_pooler(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    """Behind a transaction pooler no startup option can carry statement_timeout, so each
+    transaction sets it for itself: SET LOCAL ends with the transaction, before the server
+    connection serves another client. Reads in autocommit have no transaction to carry it;
+    the database role's own statement_timeout covers them (README, Running at scale)."""
+    config = current_app.config
+    if not config["DB_TRANSACTION_POOLER"]:
+        return
+    # A read-only view's connection is in autocommit (the tests pin it in their transaction).
+    autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    if autocommit or (has_request_context() and request_reads_only()):
+        return
+    timeout_ms = int(config["DB_STATEMENT_TIMEOUT_MS"])
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout_ms}")

@@ -9,11 +9,15 @@ or not at all, and a batch of operations is one transaction by construction. Vie
 from __future__ import annotations
 
 from flask import Flask, Response, g
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from app.core import idempotency
 from app.core.database import request_reads_only
-from app.errors import handle_database_unavailable, handle_integrity_error
+from app.errors import (
+    handle_database_error,
+    handle_database_unavailable,
+    handle_integrity_error,
+)
 from app.extensions import db
 
 
@@ -44,6 +48,9 @@ def finish(response: Response) -> Response:
     except (OperationalError, InterfaceError) as error:
         db.session.rollback()
         return handle_database_unavailable(error)
+    except DBAPIError as error:  # behind PgBouncer, a server cut off at COMMIT (errors.py)
+        db.session.rollback()
+        return handle_database_error(error)
     return response
 
 

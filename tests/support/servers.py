@@ -44,12 +44,16 @@ def wait_until_serving(
 
 
 def launch(
-    env: dict[str, str], log_path: Path | None = None, *, new_session: bool = False
+    env: dict[str, str],
+    log_path: Path | None = None,
+    *,
+    new_session: bool = False,
+    port: int | None = None,
 ) -> tuple[str, subprocess.Popen]:
     """Start the production entry point (gunicorn.conf.py, wsgi:app) with exactly `env` (plus
-    PORT, a free one) without waiting for it; returns its base URL and process. stdout and
-    stderr go to `log_path`; `new_session` puts it in a process group of its own."""
-    port = free_port()
+    PORT: `port`, else a free one) without waiting for it; returns its base URL and process.
+    stdout and stderr go to `log_path`; `new_session` puts it in a process group of its own."""
+    port = port or free_port()
     # The child keeps its own copy of the descriptor, so ours can close at once.
     with open(log_path or os.devnull, "ab") as output:
         process = subprocess.Popen(
