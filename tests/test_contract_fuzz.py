@@ -3,6 +3,8 @@ user whose id fills every `{user_id}`, must get answers the document describes, 
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -52,7 +54,13 @@ def authenticate_as(case, user: Account) -> None:
         case.query.pop("cursor", None)
     # A negative case is invalid on purpose, maybe in exactly these fields: left as it is.
     generation = getattr(case.meta, "generation", None)
-    if getattr(generation, "mode", "positive") == "positive" and isinstance(case.body, dict):
+    if getattr(generation, "mode", "positive") != "positive":
+        return
+    # An Idempotency-Key names one request: a generated one, reused by the next generated
+    # request, would rightly be 422 idempotency_key_reused. Each case gets its own.
+    if case.headers and "Idempotency-Key" in case.headers:
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
+    if isinstance(case.body, dict):
         for field, value in REFERENCES.items():
             if field in case.body:
                 case.body[field] = value
