@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.auth.passwords import init_passwords
+from app.auth.ratelimit import request_cost
 from app.auth.routes import blp as auth_blp
 from app.auth.tokens import init_jwt_hooks
 from app.cli import register_commands
@@ -78,6 +79,8 @@ def _fixed_settings(app: Flask) -> dict:
         # Limits fail open: a broken Redis must not take the API down (the error is logged).
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # A view may count for more than one request (a batch: one per operation).
+        "RATELIMIT_DEFAULTS_COST": request_cost,
         "RATELIMIT_STORAGE_OPTIONS": (
             {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
             if storage.startswith(("redis", "rediss"))

@@ -125,6 +125,7 @@ class ApiError(Exception):
         *,
         errors: dict | None = None,
         headers: dict[str, str] | None = None,
+        operation: int | None = None,
     ) -> None:
         super().__init__(detail or code)
         self.status = status
@@ -132,6 +133,7 @@ class ApiError(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        self.operation = operation  # in a batch, the index of the operation that failed
 
 
 def problem(
@@ -141,6 +143,7 @@ def problem(
     *,
     errors: dict | None = None,
     headers: dict[str, str] | None = None,
+    operation: int | None = None,
 ) -> Response:
     """Build a problem+json response; the request id ties it to the log line."""
     known = status_of(status)
@@ -153,6 +156,8 @@ def problem(
     }
     if errors is not None:
         body["errors"] = errors
+    if operation is not None:
+        body["operation"] = operation
     body["request_id"] = g.get("request_id")
     response = current_app.response_class(
         current_app.json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE
@@ -165,7 +170,12 @@ def problem(
 
 def handle_api_error(error: ApiError) -> Response:
     return problem(
-        error.status, error.code, error.detail, errors=error.errors, headers=error.headers
+        error.status,
+        error.code,
+        error.detail,
+        errors=error.errors,
+        headers=error.headers,
+        operation=error.operation,
     )
 
 

@@ -6,6 +6,8 @@ from flask import g, request
 from flask_jwt_extended import decode_token
 from flask_limiter.util import get_remote_address
 
+from app.core.views import declared
+
 
 def _token_subject() -> str | None:
     header = request.headers.get("Authorization", "")
@@ -36,3 +38,10 @@ def email_key() -> str:
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
     return f"email:{email.strip().lower()}" if isinstance(email, str) else address_key()
+
+
+def request_cost() -> int:
+    """What this request counts against the default limits: 1, or what its view declares with
+    @costs (a batch counts one per operation, however it is sent)."""
+    cost = declared("rate_limit_cost")
+    return max(1, int(cost())) if cost is not None else 1

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import bindparam, select
 
+from app.core.database import transaction_memo
 from app.extensions import db
 from app.models import User
 
@@ -22,4 +23,7 @@ def lock_user(user_id: uuid.UUID) -> None:
     retries: two writes of one user run one after the other. Taken first, before any other
     row lock, so that two writes can never wait for each other in opposite orders.
     """
-    db.session.execute(LOCK_USER, {"user_id": user_id})
+    locked = transaction_memo("locked_users")
+    if user_id not in locked:
+        db.session.execute(LOCK_USER, {"user_id": user_id})
+        locked[user_id] = True

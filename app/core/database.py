@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from flask import current_app, has_request_context, request
+from flask import current_app, has_request_context
 from flask_sqlalchemy.session import Session
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import SessionTransaction
+
+from app.core.views import declared
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -25,18 +27,8 @@ def read_only(view: View) -> View:
 
 
 def request_reads_only() -> bool:
-    """Whether the view this request was routed to is marked @read_only (HEAD runs `get`).
-
-    Two lookups in dictionaries, asked at each statement: cheaper than caching it anywhere
-    (`g` outlives a request when tests push the app context themselves)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:
-        method = request.method.lower()
-        if method == "head" and not hasattr(view_class, "head"):
-            method = "get"
-        view = getattr(view_class, method, None)
-    return bool(getattr(view, "read_only", False))
+    """Whether the view this request was routed to is marked @read_only."""
+    return bool(declared("read_only", False))
 
 
 def autocommit_engine(engine: Engine) -> Engine:
@@ -81,3 +73,21 @@ def _statement_timeout_behind_a_pooler(
         return
     timeout_ms = int(config["DB_STATEMENT_TIMEOUT_MS"])
     connection.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout_ms}")
+
+
+MEMO = "transaction_memo"
+
+
+def transaction_memo(name: str) -> dict:
+    """A dictionary that lives as long as the request session's current transaction: what a
+    write already knows (the user it locked, the last position it gave) need not be asked
+    again by the next operation of the same batch. Emptied whenever a transaction ends."""
+    from app.extensions import db  # here: the extensions import this module
+
+    memo: dict[str, dict] = db.session.info.setdefault(MEMO, {})
+    return memo.setdefault(name, {})
+
+
+@event.listens_for(RequestSession, "after_transaction_end")
+def _forget_the_transactions_memo(session: Session, transaction: SessionTransaction) -> None:
+    session.info.pop(MEMO, None)

@@ -33,6 +33,12 @@ class ProblemSchema(ma.Schema):
             "example": {"json": {"title": ["Shorter than minimum length 1."]}},
         }
     )
+    operation = ma.fields.Integer(
+        metadata={
+            "description": "In a batch: the index (from 0) of the operation that failed.",
+            "example": 2,
+        }
+    )
     request_id = ma.fields.String(
         allow_none=True,
         metadata={

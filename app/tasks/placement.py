@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import column, func, literal, select, tuple_, update, values
 from sqlalchemy.orm import aliased
 
+from app.core.database import transaction_memo
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Task, TaskList
@@ -146,8 +147,28 @@ def destination(*, user_id: uuid.UUID, task: Task | None, changes: dict[str, Any
     return Place(list_id=list_id, parent_id=None)
 
 
+def new_task_position(user_id: uuid.UUID, place: Place) -> str:
+    """The key of a new task: after every sibling. The key it gets is kept for the rest of
+    the transaction, so the next create among the same siblings (a batch of creates) needs no
+    query; anything else that places a task forgets them all (last_position and the others).
+    """
+    given = transaction_memo("new_positions")
+    previous = given.get((user_id, place))
+    if previous is None or positions.needs_renumbering(positions.key_between(previous, None)):
+        key = last_position(user_id, place)
+    else:
+        key = positions.key_between(previous, None)
+    given[(user_id, place)] = key
+    return key
+
+
+def _forget_new_positions() -> None:
+    transaction_memo("new_positions").clear()
+
+
 def last_position(user_id: uuid.UUID, place: Place, *, besides: uuid.UUID | None = None) -> str:
     """A key after every sibling: where a new task, or one that changes place, goes."""
+    _forget_new_positions()
     last = db.session.scalar(
         select(func.max(Task.position)).where(*_siblings(user_id, place, besides=besides))
     )
@@ -189,6 +210,7 @@ def position_for(
 ) -> str:
     """The moved task's new key: after `spec["after"]` (None: first), before `spec["before"]`,
     or last; the sibling named must be in `place` and not the task itself."""
+    _forget_new_positions()
     for field in ("after", "before"):
         if spec.get(field) == task_id:
             raise _field_error(field, "A task cannot be placed next to itself.")
@@ -216,6 +238,7 @@ def _after_id(anchor: uuid.UUID) -> Slot:
 
 def position_after(task: Task) -> str:
     """A key directly after `task` among its siblings (where its next occurrence goes)."""
+    _forget_new_positions()
     place = Place(task.list_id, task.parent_id)
     upper = _neighbour(task.user_id, place, task, after=True, besides=task.id)
     return _between(task.user_id, place, None, task.position, upper, slot=_after_id(task.id))

@@ -13,8 +13,12 @@ from app.common.blueprints import UserBlueprint
 from app.common.docs import errors
 from app.common.etags import ETAG_HEADER, IF_MATCH, IF_NONE_MATCH, if_match, not_modified
 from app.core.database import read_only
-from app.tasks import service
+from app.core.views import costs
+from app.tasks import batch, service
 from app.tasks.schemas import (
+    MAX_BATCH,
+    BatchResultEnvelope,
+    BatchSchema,
     TaskCompletionSchema,
     TaskCreateSchema,
     TaskEnvelope,
@@ -216,3 +220,31 @@ class TaskMove(MethodView):
         """
         task = service.move_task(user_id=user_id, task_id=task_id, spec=data, if_match=if_match())
         return _with_etag(task)
+
+
+def _operations_sent() -> int:
+    """How many operations a batch request carries (for the rate limit, before it is read)."""
+    body = request.get_json(silent=True)
+    operations = body.get("operations") if isinstance(body, dict) else None
+    return min(len(operations), MAX_BATCH) if isinstance(operations, list) else 1
+
+
+@blp.route("/tasks/batch")
+class TaskBatch(MethodView):
+    @costs(_operations_sent)
+    @blp.arguments(BatchSchema)
+    @blp.response(200, BatchResultEnvelope)
+    @errors(blp, 403, 404, 409, 412, auth=True, body=True)
+    @blp.doc(operationId="batchTasks")
+    def post(self, data: dict, user_id: uuid.UUID) -> dict:
+        """Apply up to 100 task operations in order, all or nothing.
+
+        `op` is create, update (PATCH), replace (PUT), complete, move or delete; `data` is the
+        body that route takes and `if_match` its If-Match; `"$ref"` in id, parent_id, after or
+        before is the id of the task an earlier create named `ref`. Answers the task after each
+        operation (null for a delete) and the refs. The first failing operation's problem is the
+        answer, with its index in `operation`, and nothing is applied. Counts one request per
+        operation against the rate limit.
+        """
+        result = batch.run_batch(user_id=user_id, operations=data["operations"])
+        return {"data": result.results, "meta": {"refs": result.refs}}

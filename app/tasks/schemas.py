@@ -248,3 +248,93 @@ class TaskPageMetaSchema(ResponseSchema):
 
 TaskEnvelope = envelope(TaskSchema, "TaskEnvelope")
 TaskListEnvelope = list_envelope(TaskSchema, "TaskListEnvelope", meta=TaskPageMetaSchema)
+
+
+BATCH_OPERATIONS = ("create", "update", "replace", "complete", "move", "delete")
+MAX_BATCH = 100
+REF_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"
+
+
+class BatchOperationSchema(ma.Schema):
+    """One operation: `data` is the body its single route takes, `if_match` that route's
+    If-Match; `"$ref"` stands for the id of a task an earlier create named `ref`."""
+
+    op = ma.fields.String(
+        required=True, validate=validate.OneOf(BATCH_OPERATIONS), metadata={"example": "create"}
+    )
+    ref = ma.fields.String(
+        validate=validate.Regexp(REF_PATTERN),
+        metadata={"description": "Names a created task for later operations.", "example": "trip"},
+    )
+    id = ma.fields.String(
+        validate=validate.Length(min=1, max=51),
+        metadata={"description": "The task's id, or `$ref`.", "example": "$trip"},
+    )
+    data = ma.fields.Dict(
+        metadata={"description": "The single route's body.", "example": {"title": "Trip"}}
+    )
+    if_match = ma.fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "The single route's If-Match.", "example": '"3f2a9c"'},
+    )
+
+    @ma.validates_schema
+    def _fits_the_operation(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("op") == "create":
+            for field in ("id", "if_match"):
+                if field in data:
+                    raise ma.ValidationError("Not for a create.", field)
+        elif "op" in data:
+            if "id" not in data:
+                raise ma.ValidationError("Missing data for required field.", "id")
+            if "ref" in data:
+                raise ma.ValidationError("Only a create names a ref.", "ref")
+
+
+class Operations(ma.fields.List):
+    """A list of BatchOperationSchema, as documented; each operation itself is checked when its
+    turn comes (app/tasks/batch.py), so that a failure names the first failing operation."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list:
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        return list(value)
+
+
+class BatchSchema(ma.Schema):
+    """Up to 100 task operations, applied in order, all or nothing."""
+
+    operations = Operations(
+        ma.fields.Nested(BatchOperationSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH),
+    )
+
+
+class BatchMetaSchema(ResponseSchema):
+    refs = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.UUID(),
+        required=True,
+        metadata={"description": "The id of each task a create named.", "example": {}},
+    )
+
+
+BatchResultEnvelope = ResponseSchema.from_dict(
+    {
+        "data": ma.fields.List(
+            ma.fields.Nested(
+                TaskSchema,
+                allow_none=True,
+                metadata={"description": "A task, or null after a delete.", "example": None},
+            ),
+            required=True,
+            metadata={
+                "description": "The task after each operation, in order; null: deleted.",
+                "example": [None],
+            },
+        ),
+        "meta": ma.fields.Nested(BatchMetaSchema, required=True),
+    },
+    name="BatchResultEnvelope",
+)

@@ -203,14 +203,20 @@ def _apply(task: Task, user_id: uuid.UUID, changes: dict[str, Any]) -> bool:
     return moved or completion or before != after or old_tags != {tag.id for tag in task.tags}
 
 
-def create_task(*, user_id: uuid.UUID, data: dict[str, Any]) -> Task:
+def create_task(*, user_id: uuid.UUID, data: dict[str, Any], flush: bool = True) -> Task:
     """A new task, last among its siblings; 422 when its list, parent or rule is refused,
     409 limit_reached past the user's 100,000 tasks. A task created completed makes no next
-    occurrence (it will when it is reopened and completed again)."""
+    occurrence (it will when it is reopened and completed again).
+
+    Every field the answer shows is known here (the id too), so a batch may leave the INSERT
+    pending (`flush=False`): its creates then go to the database together, in one statement,
+    at its next query (app/tasks/batch.py counts them against the limit itself)."""
     lock_user(user_id)
     place = placement.destination(user_id=user_id, task=None, changes=data)
     now = datetime.now(UTC)
     task = Task(
+        id=uuid.uuid4(),
+        version=1,
         user_id=user_id,
         title=data["title"],
         description=data["description"],
@@ -218,7 +224,7 @@ def create_task(*, user_id: uuid.UUID, data: dict[str, Any]) -> Task:
         due_at=data["due_at"],
         list_id=place.list_id,
         parent_id=place.parent_id,
-        position=placement.last_position(user_id, place),
+        position=placement.new_task_position(user_id, place),
         time_zone=data["time_zone"],
         recurrence=occurrences.checked_schedule(
             data["recurrence"], due_at=data["due_at"], time_zone=data["time_zone"]
@@ -230,7 +236,8 @@ def create_task(*, user_id: uuid.UUID, data: dict[str, Any]) -> Task:
         tags=resolve_tags(user_id=user_id, names=data["tags"]),
     )
     db.session.add(task)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return task
 
 

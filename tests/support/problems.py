@@ -11,7 +11,7 @@ def assert_problem(response, status: int, code: str) -> dict:
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
     assert PROBLEM_FIELDS <= set(body)
-    assert set(body) - PROBLEM_FIELDS <= {"errors"}
+    assert set(body) - PROBLEM_FIELDS <= {"errors", "operation"}
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"] == "about:blank"
