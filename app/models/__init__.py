@@ -1,6 +1,7 @@
 """Every model, imported in one place so that Alembic sees the whole metadata."""
 
 from app.models.base import Base
+from app.models.change import Change
 from app.models.counters import LIMITS, UserCounters
 from app.models.session import LoginSession
 from app.models.tag import Tag
@@ -11,6 +12,7 @@ from app.models.user import User
 __all__ = [
     "LIMITS",
     "Base",
+    "Change",
     "LoginSession",
     "Priority",
     "Tag",
