@@ -69,6 +69,8 @@ def load_config(overrides: dict | None = None) -> dict:
         # /metrics: 404 unless enabled; with a token, it also wants `Authorization: Bearer ...`.
         "METRICS_ENABLED": env_bool("METRICS_ENABLED", False),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # How long deletions stay in the change feed; a sync token older than this is a 410.
+        "SYNC_RETENTION_DAYS": _int("SYNC_RETENTION_DAYS", 30),
     }
     if overrides:
         config.update(overrides)
@@ -77,7 +79,10 @@ def load_config(overrides: dict | None = None) -> dict:
 
 
 def check_config(config: dict) -> None:
-    """Refuse to run production with a missing or weak secret, or without a database."""
+    """Refuse to run production with a missing or weak secret, or without a database; refuse a
+    change history shorter than a day anywhere."""
+    if config["SYNC_RETENTION_DAYS"] < 1:
+        raise ConfigError("SYNC_RETENTION_DAYS must be at least 1")
     if config["APP_ENV"] != "production":
         if not config["JWT_SECRET_KEY"]:
             # Development and tests get a fixed, obviously unsafe key so that tokens

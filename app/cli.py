@@ -1,4 +1,4 @@
-"""Operator commands (`flask --app wsgi ...`): accounts, demo data, session purge, task export."""
+"""Operator commands (`flask --app wsgi ...`): accounts, demo data, purges, task export."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, event
 
 from app.auth.schemas import RegisterSchema
 from app.auth.service import create_user, get_user_by_email, purge_sessions
+from app.changes.service import purge_tombstones
 from app.common.fields import format_utc
 from app.errors import ApiError
 from app.extensions import db
@@ -25,6 +26,7 @@ from app.tasks.service import create_task, list_tasks
 users_cli = AppGroup("users", help="Manage accounts.")
 sessions_cli = AppGroup("sessions", help="Maintain login sessions.")
 tasks_cli = AppGroup("tasks", help="Read users' tasks.")
+sync_cli = AppGroup("sync", help="Maintain the change feed.")
 
 DEMO_PASSWORD = "demo password"
 DEMO_TITLES = (
@@ -197,6 +199,18 @@ def purge_sessions_command(older_than_days: int) -> None:
     click.echo(f"Purged {purged} session{'' if purged == 1 else 's'}.")
 
 
+@sync_cli.command("purge")
+def purge_tombstones_command() -> None:
+    """Delete the change feed's tombstones older than SYNC_RETENTION_DAYS (and a day).
+
+    Sync tokens that old are refused already (410 sync_expired); live objects' changes stay.
+    """
+    retention = timedelta(days=current_app.config["SYNC_RETENTION_DAYS"])
+    purged = purge_tombstones(retention=retention)
+    db.session.commit()
+    click.echo(f"Purged {purged} tombstone{'' if purged == 1 else 's'}.")
+
+
 def _write_tasks(user: User, output: IO[str]) -> int:
     """Stream every task of `user`, oldest first, one per line, page by page (memory stays
     flat however many there are)."""
@@ -250,5 +264,5 @@ def export_tasks_command(email: str, output: str) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the commands to `flask` (beside Flask-Migrate's `db`)."""
-    for command in (users_cli, sessions_cli, tasks_cli, seed_command):
+    for command in (users_cli, sessions_cli, tasks_cli, sync_cli, seed_command):
         app.cli.add_command(command)
