@@ -71,6 +71,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # How long the first answer to a request with an Idempotency-Key answers its retries.
         "IDEMPOTENCY_TTL_HOURS": _int("IDEMPOTENCY_TTL_HOURS", 24),
+        # How long deletions stay in the change feed; a sync token older than this is a 410.
+        "SYNC_RETENTION_DAYS": _int("SYNC_RETENTION_DAYS", 30),
     }
     if overrides:
         config.update(overrides)
@@ -79,7 +81,10 @@ def load_config(overrides: dict | None = None) -> dict:
 
 
 def check_config(config: dict) -> None:
-    """Refuse to run production with a missing or weak secret, or without a database."""
+    """Refuse to run production with a missing or weak secret, or without a database; refuse a
+    change history shorter than a day anywhere."""
+    if config["SYNC_RETENTION_DAYS"] < 1:
+        raise ConfigError("SYNC_RETENTION_DAYS must be at least 1")
     if config["APP_ENV"] != "production":
         if not config["JWT_SECRET_KEY"]:
             # Development and tests get a fixed, obviously unsafe key so that tokens

@@ -11,6 +11,7 @@ from app.auth.passwords import init_passwords
 from app.auth.ratelimit import request_cost
 from app.auth.routes import blp as auth_blp
 from app.auth.tokens import init_jwt_hooks
+from app.changes.routes import blp as changes_blp
 from app.cli import register_commands
 from app.core.devdb import embedded_database_url
 from app.core.docs import bp as docs_bp
@@ -193,6 +194,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(tasks_blp)
     api.register_blueprint(tags_blp)
     api.register_blueprint(lists_blp)
+    api.register_blueprint(changes_blp)
     app.register_blueprint(docs_bp)
     limiter.exempt(docs_bp)
     # Read migrations/ now, in gunicorn's master, rather than in every worker on its first

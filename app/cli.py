@@ -1,4 +1,4 @@
-"""Operator commands (`flask --app wsgi ...`): accounts, demo data, session purge, task export."""
+"""Operator commands (`flask --app wsgi ...`): accounts, demo data, purges, task export."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, event
 
 from app.auth.schemas import RegisterSchema
 from app.auth.service import create_user, get_user_by_email, purge_sessions
+from app.changes.service import purge_tombstones
 from app.common.fields import format_utc
 from app.core import idempotency
 from app.errors import ApiError
@@ -27,6 +28,7 @@ users_cli = AppGroup("users", help="Manage accounts.")
 sessions_cli = AppGroup("sessions", help="Maintain login sessions.")
 tasks_cli = AppGroup("tasks", help="Read users' tasks.")
 idempotency_cli = AppGroup("idempotency", help="Maintain the answers kept for Idempotency-Key.")
+sync_cli = AppGroup("sync", help="Maintain the change feed.")
 
 DEMO_PASSWORD = "demo password"
 DEMO_TITLES = (
@@ -218,6 +220,18 @@ def purge_idempotency_command(older_than_hours: int | None) -> None:
     click.echo(f"Purged {purged} idempotency record{'' if purged == 1 else 's'}.")
 
 
+@sync_cli.command("purge")
+def purge_tombstones_command() -> None:
+    """Delete the change feed's tombstones older than SYNC_RETENTION_DAYS (and a day).
+
+    Sync tokens that old are refused already (410 sync_expired); live objects' changes stay.
+    """
+    retention = timedelta(days=current_app.config["SYNC_RETENTION_DAYS"])
+    purged = purge_tombstones(retention=retention)
+    db.session.commit()
+    click.echo(f"Purged {purged} tombstone{'' if purged == 1 else 's'}.")
+
+
 def _write_tasks(user: User, output: IO[str]) -> int:
     """Stream every task of `user`, oldest first, one per line, page by page (memory stays
     flat however many there are)."""
@@ -271,5 +285,5 @@ def export_tasks_command(email: str, output: str) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the commands to `flask` (beside Flask-Migrate's `db`)."""
-    for command in (users_cli, sessions_cli, tasks_cli, idempotency_cli, seed_command):
+    for command in (users_cli, sessions_cli, tasks_cli, idempotency_cli, sync_cli, seed_command):
         app.cli.add_command(command)

@@ -337,7 +337,7 @@ def load(conn: psycopg.Connection, dataset: Dataset, hashed: str) -> None:
     conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
     conn.execute("SET LOCAL max_parallel_maintenance_workers = 2")
     conn.execute("TRUNCATE task_tags, tasks, tags, lists, login_sessions, users CASCADE")
-    indexes = secondary_indexes(conn, ["tasks", "task_tags"])
+    indexes = secondary_indexes(conn, ["tasks", "task_tags", "changes"])
     for name, _ in indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
 
@@ -388,6 +388,17 @@ def load(conn: psycopg.Connection, dataset: Dataset, hashed: str) -> None:
                 cp.write("".join(link_lines[start : start + 50_000]))
     seconds = time.monotonic() - started
     log(f"{written:,} tasks, {len(link_lines):,} tag links copied ({seconds:.0f}s)")
+    # The replica role also skipped the triggers that record each object's change for the
+    # change feed (app/changes): every object gets its row at seq 0, as the migration's
+    # backfill gives existing ones, so a full snapshot finds it.
+    conn.execute(
+        """
+        INSERT INTO changes (user_id, kind, object_id, seq, deleted, changed_at)
+        SELECT user_id, 'list', id, 0, false, now() FROM lists
+        UNION ALL SELECT user_id, 'tag', id, 0, false, now() FROM tags
+        UNION ALL SELECT user_id, 'task', id, 0, false, now() FROM tasks
+        """
+    )
     for name, definition in indexes:
         index_started = time.monotonic()
         conn.execute(definition)
@@ -427,7 +438,9 @@ def ensure_loaded(url: str, dataset: Dataset, *, force: bool = False) -> dict:
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         # Statistics for the planner, and the visibility map that index-only counts rely on.
         vacuum_started = time.monotonic()
-        conn.execute("VACUUM (ANALYZE) users, tags, lists, tasks, task_tags, user_counters")
+        conn.execute(
+            "VACUUM (ANALYZE) users, tags, lists, tasks, task_tags, user_counters, changes"
+        )
         log(f"VACUUM ANALYZE in {time.monotonic() - vacuum_started:.1f}s")
     seconds = round(time.monotonic() - started, 1)
     log(f"loaded in {seconds}s")

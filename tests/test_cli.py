@@ -1,4 +1,5 @@
-"""The `flask` commands: users create, seed, sessions purge, tasks export."""
+"""The `flask` commands: users create, seed, sessions purge, tasks export (sync purge:
+tests/test_changes.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def demo_user(number: int) -> User | None:
         (["seed"], "--tasks"),
         (["sessions", "purge"], "--older-than-days"),
         (["tasks", "export"], "--output"),
+        (["sync", "purge"], "SYNC_RETENTION_DAYS"),
     ],
 )
 def test_every_command_explains_itself(runner, command, says):

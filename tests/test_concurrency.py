@@ -138,10 +138,11 @@ def test_fifty_simultaneous_toggles_leave_completion_consistent(app, database_ur
 
 
 def _held_user(database_url: str, user_id: str) -> psycopg.Connection:
-    """A connection holding the user's row, so that requests queue behind it (every write of
-    a user takes that lock first) and are all in flight when it lets go."""
+    """A connection holding the user's lock (the user's counters row, app/common/locks.py), so
+    that requests queue behind it (every write of a user takes that lock first) and are all in
+    flight when it lets go."""
     blocker = psycopg.connect(libpq_url(database_url))
-    blocker.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    blocker.execute("SELECT 1 FROM user_counters WHERE user_id = %s FOR UPDATE", (user_id,))
     return blocker
 
 

@@ -41,6 +41,18 @@ def test_production_accepts_a_complete_configuration(monkeypatch):
     )
 
 
+@pytest.mark.parametrize("days", ["0", "-3"])
+def test_a_change_history_shorter_than_a_day_is_refused(monkeypatch, days):
+    monkeypatch.setenv("SYNC_RETENTION_DAYS", days)
+    with pytest.raises(ConfigError, match="SYNC_RETENTION_DAYS must be at least 1"):
+        load_config()
+
+
+def test_the_change_history_is_kept_30_days_by_default(monkeypatch):
+    monkeypatch.delenv("SYNC_RETENTION_DAYS", raising=False)
+    assert load_config()["SYNC_RETENTION_DAYS"] == 30
+
+
 def test_the_process_exits_with_one_line(monkeypatch):
     env = {"APP_ENV": "production", "PATH": "/usr/bin:/bin", "JWT_SECRET_KEY": "short"}
     result = subprocess.run(

@@ -53,13 +53,15 @@ DROPPED = ("recurrence", "after", "before")
 
 
 def authenticate_as(case, user: Account) -> None:
-    """Fill `{user_id}` with the token's user. Drop a generated `cursor`: one is valid only with
-    the service's signature, so random ones are always (and rightly) a 422; cursors are
-    covered by tests/test_task_list.py. Give references valid values (REFERENCES above)."""
+    """Fill `{user_id}` with the token's user. Drop a generated `cursor` or `since`: one is
+    valid only with the service's signature, so random ones are always (and rightly) a 422;
+    they are covered by tests/test_task_list.py and tests/test_changes.py. Give references
+    valid values (REFERENCES above)."""
     if "user_id" in case.path_parameters:
         case.path_parameters["user_id"] = user.id
     if case.query:
         case.query.pop("cursor", None)
+        case.query.pop("since", None)
     # A negative case is invalid on purpose, maybe in exactly these fields: left as it is.
     generation = getattr(case.meta, "generation", None)
     if getattr(generation, "mode", "positive") != "positive":

@@ -27,6 +27,7 @@ TASK_ROUTES = [
     ("GET", "/lists/{list}", None),
     ("PATCH", "/lists/{list}", {"name": "intruder"}),
     ("DELETE", "/lists/{list}", None),
+    ("GET", "/changes", None),
 ]
 
 

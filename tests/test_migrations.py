@@ -130,3 +130,80 @@ def test_the_sql_key_function_is_the_librarys_sequence(database_url):
         ).fetchall()
     expected = generate_n_keys_between(None, None, max(checked) + 1)
     assert [key for (key,) in keys] == [expected[k] for k in checked]
+
+
+BEFORE_CHANGES = "9c4d2e7a1b35"
+
+
+def _owner(conn: psycopg.Connection, tasks: int, tags: int) -> uuid.UUID:
+    """A user with tasks and tags, written in the schema just before the change feed."""
+    user_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO users (id, email, password_hash) VALUES (%s, %s, 'x')",
+        (user_id, f"{user_id}@example.com"),
+    )
+    for n in range(tasks):
+        conn.execute(
+            "INSERT INTO tasks (id, user_id, title, position) VALUES (%s, %s, %s, %s)",
+            (uuid.uuid4(), user_id, f"t{n}", f"a{n}"),
+        )
+    for n in range(tags):
+        conn.execute(
+            "INSERT INTO tags (id, user_id, name) VALUES (%s, %s, %s)",
+            (uuid.uuid4(), user_id, f"tag{n}"),
+        )
+    return user_id
+
+
+def test_existing_objects_get_their_change_and_the_feed_numbers_from_there(scratch_url):
+    migrate(scratch_url, "upgrade", BEFORE_CHANGES)
+    with psycopg.connect(scratch_url) as conn:
+        user_id = _owner(conn, tasks=3, tags=2)
+        idle = _owner(conn, tasks=0, tags=0)
+        list_id = uuid.uuid4()
+        conn.execute(
+            "INSERT INTO lists (id, user_id, name) VALUES (%s, %s, 'L')", (list_id, user_id)
+        )
+    migrate(scratch_url)
+    with psycopg.connect(scratch_url) as conn:
+        rows = conn.execute(
+            "SELECT kind, count(*), min(seq), max(seq), bool_or(deleted) FROM changes"
+            " WHERE user_id = %s GROUP BY kind ORDER BY kind",
+            (user_id,),
+        ).fetchall()
+        assert rows == [("list", 1, 0, 0, False), ("tag", 2, 0, 0, False), ("task", 3, 0, 0, False)]
+        counters = conn.execute(
+            "SELECT user_id, change_seq FROM user_counters WHERE user_id IN (%s, %s)",
+            (user_id, idle),
+        ).fetchall()
+        assert sorted(seq for _, seq in counters) == [0, 0]
+        # From now on the triggers record, numbered from the user's counter.
+        conn.execute("DELETE FROM lists WHERE id = %s", (list_id,))
+        assert conn.execute(
+            "SELECT seq, deleted FROM changes WHERE object_id = %s", (list_id,)
+        ).fetchone() == (1, True)
+
+
+def test_the_change_feed_migration_goes_down_and_up_again(scratch_url):
+    migrate(scratch_url, "upgrade", BEFORE_CHANGES)
+    with psycopg.connect(scratch_url) as conn:
+        _owner(conn, tasks=2, tags=1)
+    migrate(scratch_url)
+    migrate(scratch_url, "downgrade", BEFORE_CHANGES)
+    with psycopg.connect(scratch_url) as conn:
+        tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
+        assert "changes" not in tables
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_name = 'user_counters' AND column_name = 'change_seq'"
+        ).fetchall()
+        assert columns == []
+        functions = conn.execute(
+            "SELECT proname FROM pg_proc WHERE proname IN ('change_seq_of', 'record_changes')"
+        ).fetchall()
+        assert functions == []
+        # Writes work without the feed.
+        conn.execute("DELETE FROM tasks")
+    migrate(scratch_url)
+    with psycopg.connect(scratch_url) as conn:
+        assert conn.execute("SELECT count(*) FROM changes WHERE kind = 'tag'").fetchone() == (1,)

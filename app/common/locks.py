@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import text
 
 from app.core.database import transaction_memo
 from app.extensions import db
-from app.models import User
 
-# FOR NO KEY UPDATE: it excludes other writers of this user, yet not the foreign-key checks of
-# rows being inserted for the user (they take FOR KEY SHARE on the same row).
-LOCK_USER = select(User.id).where(User.id == bindparam("user_id")).with_for_update(key_share=True)
+# The next number of the user's change sequence (migration 5b8e1f3a7c20): an upsert of the
+# user's counters row, which locks that row (FOR NO KEY UPDATE: the foreign-key checks of rows
+# inserted for the user are not blocked) until the transaction ends.
+LOCK_USER = text("SELECT change_seq_of(:user_id)")
 
 
 def lock_user(user_id: uuid.UUID) -> None:
-    """Serialise this transaction with every other write of the same user, until it ends.
+    """Serialise this transaction with every other write of the same user, until it ends
+    (taken once per transaction: app/core/database.transaction_memo). Taking it also draws
+    the user's next change number (app/changes/__init__.py).
 
     Rules that span rows (a task is not its own ancestor, positions among siblings, the
     per-user limits, and the change feed's order) then hold under concurrency without

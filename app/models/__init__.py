@@ -1,6 +1,7 @@
 """Every model, imported in one place so that Alembic sees the whole metadata."""
 
 from app.models.base import Base
+from app.models.change import Change
 from app.models.counters import LIMITS, UserCounters
 from app.models.idempotency import IdempotencyRecord
 from app.models.session import LoginSession
@@ -12,6 +13,7 @@ from app.models.user import User
 __all__ = [
     "LIMITS",
     "Base",
+    "Change",
     "IdempotencyRecord",
     "LoginSession",
     "Priority",
