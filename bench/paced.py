@@ -14,7 +14,8 @@ HTTP/1.1, so that the generator stays light beside the server on the same cores.
 
 The mix is bench/wrk.lua's: 60% list (the same seven variants), 20% get, 10% create, 5% update,
 5% complete, drawn from a seeded RNG. The tokens file has one line per bench user, "<user id>
-<access token> <list id> <parent id> <task id> ..."; simulated user i uses line i mod n.
+<access token> <list id> <parent id> <sync token> <task id> ..."; simulated user i uses line
+i mod n.
 Errors (non-2xx, connection errors, the 10 s timeout, requests unanswered a few seconds after
 the end) are counted per endpoint. Writes the summary (the dict bench/run.py's table reads)
 and the raw samples as JSON.
@@ -140,7 +141,7 @@ def read_members(path: Path, host: str, users: int, marker: str = "") -> list[Me
     lines = []
     for line in path.read_text().splitlines():
         if line.strip():
-            user_id, token, list_id, parent_id, *tasks = line.split()
+            user_id, token, list_id, parent_id, _since, *tasks = line.split()
             if not tasks:
                 raise SystemExit(f"{path}: user {user_id} has no task ids (get needs them)")
             lines.append((user_id, token, list_id, parent_id, tasks))

@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import httpx
 import psutil
 import psycopg
 
+from bench import sync
 from bench.load_data import (
     GROWTH_SIZES,
     PASSWORD,
@@ -60,6 +61,7 @@ SATURATION = (
     ("list_filtered", "GET list, filters + q + sort"),
     ("list_position", "GET list, list= + parent=none + sort=position"),
     ("subtasks", "GET list, parent= + sort=position"),
+    ("sync_empty", "GET changes, nothing new"),
     ("create", "POST create task"),
     ("complete", "PATCH complete (toggle)"),
     ("mix", "mix 60/20/10/10"),
@@ -72,6 +74,10 @@ TARGETS = {
     "mix_ratio": 0.4,
     "growth_p50_ratio": 1.5,
     "list_position_vs_list": 0.9,  # within 10% of the default page's ratio
+    "sync_empty_vs_get": 0.9,  # within 10% of GET one task's throughput
+    "snapshot_10k_ms": 1000.0,
+    "snapshot_rss_growth_mb": 20.0,
+    "batch_100_p50_ms": 100.0,
     "worker_rss_mb": 100.0,
 }
 
@@ -246,6 +252,7 @@ class BenchUser:
     list_id: str
     parent_id: str
     tasks: list[str]
+    since: str = "-"  # the latest sync token, once bench.sync.since_tokens made one
 
 
 def pick_places(url: str, user_ids: list[str]) -> dict[str, tuple[str, str]]:
@@ -308,10 +315,13 @@ def remove_created_tasks(url: str) -> int:
 
 
 def write_tokens(path: Path, users: list[BenchUser]) -> None:
-    """One line per user: "<user id> <token> <list id> <parent id> <task id> ...", read by
-    wrk.lua and paced.py."""
+    """One line per user: "<user id> <token> <list id> <parent id> <since> <task id> ...",
+    read by wrk.lua and paced.py."""
     path.write_text(
-        "".join(f"{u.id} {u.token} {u.list_id} {u.parent_id} {' '.join(u.tasks)}\n" for u in users)
+        "".join(
+            f"{u.id} {u.token} {u.list_id} {u.parent_id} {u.since} {' '.join(u.tasks)}\n"
+            for u in users
+        )
     )
 
 
@@ -509,6 +519,7 @@ class Results:
     saturation: list[dict[str, Any]] = field(default_factory=list)
     realistic: dict[str, Any] = field(default_factory=dict)
     growth: list[dict[str, Any]] = field(default_factory=list)
+    sync: dict[str, Any] = field(default_factory=dict)
     memory: list[dict[str, Any]] = field(default_factory=list)
     profiles: dict[str, Any] = field(default_factory=dict)
 
@@ -522,6 +533,7 @@ def preflight(base: str, user: BenchUser) -> None:
     checks = [
         ("GET", f"{api}?list={user.list_id}&parent=none&sort=position", None),
         ("GET", f"{api}?parent={user.parent_id}&sort=position", None),
+        ("GET", f"/api/{user.id}/changes?since={user.since}", None),
         ("GET", "/health/live", None),
         ("GET", "/health/ready", None),
         ("GET", f"{api}/{tasks[0]}", None),
@@ -573,6 +585,10 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
         logged = log_in(base, emails + growth_emails)
         log(f"logged {len(logged)} users in through the API in {time.monotonic() - started:.1f}s")
         users = bench_users(settings.database_url, logged, emails)
+        started = time.monotonic()
+        latest = sync.since_tokens(base, [(u.id, u.token) for u in users])
+        users = [replace(u, since=latest[u.id]) for u in users]
+        log(f"synced {len(users)} users to their latest token in {time.monotonic() - started:.1f}s")
         tokens = DATA / "tokens.txt"
         write_tokens(tokens, users)
         preflight(base, users[0])
@@ -665,6 +681,19 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
                 row["vs_smallest"] = round(row["p50_ms"] / small, 2) if small else None
             results.growth.extend(rows)
 
+        sampler.phase = "sync and batch"
+        drain(base)
+        first = users[0]
+        rounds = 2 if settings.quick else 5
+        results.sync["incremental"] = sync.incremental(base, first.id, first.token, rounds=rounds)
+        biggest = growth_users[-1]
+        results.sync["snapshot"] = {
+            "tasks": GROWTH_SIZES[-1],
+            **sync.snapshot(base, biggest.id, biggest.token, process.pid, rounds=rounds),
+        }
+        results.sync["batch"] = sync.batch(base, first.id, first.token, rounds=4 * rounds)
+        log(f"sync and batch: {results.sync}")
+
         sampler.stop()
         for pid, (rss, phase) in sorted(sampler.peak.items()):
             results.memory.append(
@@ -727,6 +756,32 @@ def verdicts(results: Results) -> list[dict[str, Any]]:
             f"<= {TARGETS['growth_p50_ratio']}x",
             ratio <= TARGETS["growth_p50_ratio"],
         )
+    relative = round(by["sync_empty"]["rps"] / by["get"]["rps"], 2)
+    check(
+        "saturation sync, nothing new / GET one task",
+        f"{relative}x",
+        f">= {TARGETS['sync_empty_vs_get']}x",
+        relative >= TARGETS["sync_empty_vs_get"],
+    )
+    shot = results.sync["snapshot"]
+    check(
+        f"snapshot of {shot['tasks']:,} tasks, p50",
+        f"{shot['p50_ms']} ms",
+        f"<= {TARGETS['snapshot_10k_ms']:.0f} ms",
+        shot["p50_ms"] <= TARGETS["snapshot_10k_ms"],
+    )
+    check(
+        "snapshot worker RSS growth",
+        f"{shot['rss_growth_mb']} MB",
+        f"< {TARGETS['snapshot_rss_growth_mb']:.0f} MB",
+        shot["rss_growth_mb"] < TARGETS["snapshot_rss_growth_mb"],
+    )
+    check(
+        "batch of 100 creates, p50",
+        f"{results.sync['batch']['p50_ms']} ms",
+        f"<= {TARGETS['batch_100_p50_ms']:.0f} ms",
+        results.sync["batch"]["p50_ms"] <= TARGETS["batch_100_p50_ms"],
+    )
     relative = round(by["list_position"]["vs_ready"] / by["list"]["vs_ready"], 2)
     check(
         "saturation list= + position / default list",
@@ -807,6 +862,44 @@ def table(results: Results, checks: list[dict[str, Any]], header: str) -> str:
                 "growth", case, r["rps"], r["p50_ms"], r["p95_ms"], r["p99_ms"], errors, note
             )
         )
+    lines.append(rule)
+    incremental, shot, batch = (results.sync[k] for k in ("incremental", "snapshot", "batch"))
+    lines.append(
+        table_line(
+            "sync",
+            f"page after {incremental['changes']} changes ({incremental['objects']} tasks)",
+            None,
+            incremental["p50_ms"],
+            incremental["p95_ms"],
+            None,
+            0,
+            f"n={incremental['runs']}",
+        )
+    )
+    lines.append(
+        table_line(
+            "sync",
+            f"snapshot, {shot['objects']:,} objects in {shot['pages']} pages",
+            None,
+            shot["p50_ms"],
+            shot["p95_ms"],
+            None,
+            0,
+            f"RSS +{shot['rss_growth_mb']} MB",
+        )
+    )
+    lines.append(
+        table_line(
+            "batch",
+            "POST batch, 100 creates",
+            None,
+            batch["p50_ms"],
+            batch["p95_ms"],
+            None,
+            0,
+            f"n={batch['runs']}",
+        )
+    )
     lines.append(rule)
     for r in results.memory:
         lines.append(
@@ -902,6 +995,7 @@ def main() -> int:
         "saturation": results.saturation,
         "realistic": results.realistic,
         "growth": results.growth,
+        "sync": results.sync,
         "memory": results.memory,
         "targets": checks,
         "profiles": results.profiles,

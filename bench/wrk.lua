@@ -2,10 +2,10 @@
 --
 --   wrk -t2 -c100 -d20s -s bench/wrk.lua http://127.0.0.1:PORT -- <scenario> <tokens file> <threads>
 --
--- Scenarios: live, ready, get, list, list_filtered, list_position, subtasks, create, complete,
--- mix, growth, growth_position.
+-- Scenarios: live, ready, get, list, list_filtered, list_position, subtasks, sync_empty,
+-- create, complete, mix, growth, growth_position.
 -- The tokens file has one line per user:
--- "<user id> <access token> <list id> <parent id> <task id> <task id> ...".
+-- "<user id> <access token> <list id> <parent id> <sync token> <task id> <task id> ...".
 -- wrk has no per-connection hook, so each thread takes its own slice of the users (user i goes
 -- to thread i mod threads) and its requests go round-robin over that slice: every user's token
 -- is used, by one thread only, and no two consecutive requests of a thread share a user.
@@ -46,11 +46,12 @@ local function read_users(path, index, threads)
             fields[#fields + 1] = word
          end
          local tasks = {}
-         for i = 5, #fields do
+         for i = 6, #fields do
             tasks[#tasks + 1] = fields[i]
          end
          users[#users + 1] = {
-            id = fields[1], token = fields[2], list = fields[3], parent = fields[4], tasks = tasks,
+            id = fields[1], token = fields[2], list = fields[3], parent = fields[4],
+            since = fields[5], tasks = tasks,
          }
       end
       n = n + 1
@@ -107,6 +108,7 @@ local function prepare(user, user_index)
    p.list_filtered = wrk.format("GET", base .. FILTERED, h)
    p.list_position = wrk.format("GET", base .. places(IN_LIST), h)
    p.subtasks = wrk.format("GET", base .. places(SUBTASKS), h)
+   p.sync_empty = wrk.format("GET", "/api/" .. user.id .. "/changes?since=" .. user.since, h)
    return p
 end
 
@@ -147,6 +149,8 @@ function request()
       return p.list_position
    elseif scenario == "subtasks" then
       return p.subtasks
+   elseif scenario == "sync_empty" then
+      return p.sync_empty
    elseif scenario == "create" then
       return pick(p.create)
    elseif scenario == "complete" then
