@@ -31,3 +31,25 @@ def errors(blp: Blueprint, *statuses: int, auth: bool = False, body: bool = Fals
         return func
 
     return decorate
+
+
+def location_header(what: str) -> dict[str, dict]:
+    """The documented `Location` header of a 201 that created `what` (a task, a list)."""
+    return {"Location": {"description": f"URL of the new {what}.", "schema": {"type": "string"}}}
+
+
+def links_from_created(id_parameter: str, operations: list[tuple[str, str, str]]) -> dict:
+    """OpenAPI links from a created object to what a client can do with it next, given as
+    (link name, operationId, description): they document the workflow, and schemathesis'
+    stateful phase chains the real id through them."""
+    return {
+        name: {
+            "operationId": operation,
+            "parameters": {
+                "user_id": "$request.path.user_id",
+                id_parameter: "$response.body#/data/id",
+            },
+            "description": description,
+        }
+        for name, operation, description in operations
+    }

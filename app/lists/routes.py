@@ -9,7 +9,7 @@ from flask import url_for
 from flask.views import MethodView
 
 from app.common.blueprints import UserBlueprint
-from app.common.docs import errors
+from app.common.docs import errors, links_from_created, location_header
 from app.common.etags import ETAG_HEADER, IF_MATCH, IF_NONE_MATCH, if_match, not_modified
 from app.core.database import read_only
 from app.lists import service
@@ -17,23 +17,15 @@ from app.lists.schemas import ListEnvelope, ListListEnvelope, ListWriteSchema
 
 blp = UserBlueprint("lists", __name__, description="A user's lists of tasks.")
 
-LOCATION_HEADER = {
-    "Location": {"description": "URL of the new list.", "schema": {"type": "string"}}
-}
-
-# What a client can do next with a list it created (schemathesis follows these too).
-CREATED_LIST_LINKS = {
-    name: {
-        "operationId": operation,
-        "parameters": {"user_id": "$request.path.user_id", "list_id": "$response.body#/data/id"},
-        "description": description,
-    }
-    for name, operation, description in [
+LOCATION_HEADER = location_header("list")
+CREATED_LIST_LINKS = links_from_created(
+    "list_id",
+    [
         ("GetList", "getList", "The created list."),
         ("RenameList", "renameList", "Rename the created list."),
         ("DeleteList", "deleteList", "Delete the created list and its tasks."),
-    ]
-}
+    ],
+)
 
 
 def _with_etag(view: service.ListView, status: int = 200) -> tuple[dict, int, dict[str, str]]:

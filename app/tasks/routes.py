@@ -10,7 +10,7 @@ from flask import request, url_for
 from flask.views import MethodView
 
 from app.common.blueprints import UserBlueprint
-from app.common.docs import errors
+from app.common.docs import errors, links_from_created, location_header
 from app.common.etags import ETAG_HEADER, IF_MATCH, IF_NONE_MATCH, if_match, not_modified
 from app.core.database import read_only
 from app.core.views import costs
@@ -30,31 +30,24 @@ from app.tasks.schemas import (
 
 blp = UserBlueprint("tasks", __name__, description="A user's tasks.")
 
-LOCATION_HEADER = {
-    "Location": {"description": "URL of the new task.", "schema": {"type": "string"}}
-}
+LOCATION_HEADER = location_header("task")
 LINK_HEADER = {
     "Link": {"description": 'The next page, as `<url>; rel="next"`.', "schema": {"type": "string"}}
 }
 
 
-# OpenAPI links from a created task to what can be done with it next: they document the
-# workflow, and let schemathesis' stateful phase chain real ids through the operations.
-CREATED_TASK_LINKS = {
-    name: {
-        "operationId": operation,
-        "parameters": {"user_id": "$request.path.user_id", "task_id": "$response.body#/data/id"},
-        "description": description,
-    }
-    for name, operation, description in [
+# What a client can do next with a task it created.
+CREATED_TASK_LINKS = links_from_created(
+    "task_id",
+    [
         ("GetTask", "getTask", "The created task."),
         ("ReplaceTask", "replaceTask", "Replace the created task."),
         ("UpdateTask", "updateTask", "Update the created task."),
         ("CompleteTask", "completeTask", "Complete or reopen the created task."),
         ("DeleteTask", "deleteTask", "Delete the created task."),
         ("MoveTask", "moveTask", "Place the created task among its siblings, or elsewhere."),
-    ]
-}
+    ],
+)
 
 
 def _with_etag(task: Any, status: int = 200) -> tuple[dict, int, dict[str, str]]:
