@@ -23,7 +23,8 @@ from tests.support.database import libpq_url
 from tests.support.jobs_spike import SPIKE_SCHEMA, flaky, record, spike_options
 from tests.support.receiver import wait_for
 
-pytestmark = pytest.mark.slow
+# A worker LISTENs, which a transaction-mode pooler cannot carry: it connects directly.
+pytestmark = [pytest.mark.slow, pytest.mark.direct]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # `python -m` puts the working directory on sys.path; the console script would not find

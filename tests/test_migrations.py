@@ -15,7 +15,9 @@ from fractional_indexing import generate_n_keys_between
 from tests.support.database import PROJECT_ROOT, libpq_url
 from tests.support.live import migrate
 
-pytestmark = pytest.mark.slow
+# Migrations run on a direct connection (make migrate, the image's release step), never
+# through the pooler; the scratch databases are made through the server's own `postgres`.
+pytestmark = [pytest.mark.slow, pytest.mark.direct]
 
 BEFORE_LISTS = "6717da168d56"
 LISTS = (
