@@ -35,6 +35,27 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+# Seconds between a failed delivery and its next attempt, one per retry (the contract's 5 s,
+# 5 min, 30 min, 2 h, 8 h, 24 h); tests use seconds.
+DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,28800,86400"
+# Development and tests only, like the JWT key below: a fixed Fernet key (url-safe base64 of
+# 32 bytes) so that sealed secrets survive a restart; production must set its own.
+DEV_WEBHOOK_SECRET_KEY = "ZGV2LW9ubHktaW5zZWN1cmUtd2ViaG9vay1rZXktMDE="
+
+
+def retry_schedule(value: str) -> list[float]:
+    """WEBHOOK_RETRY_SCHEDULE: seconds, comma-separated, each >= 0; empty means no retries."""
+    try:
+        schedule = [float(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(
+            "WEBHOOK_RETRY_SCHEDULE must be seconds separated by commas, e.g. 5,300,1800"
+        ) from None
+    if any(step < 0 for step in schedule):
+        raise ConfigError("WEBHOOK_RETRY_SCHEDULE's delays must not be negative")
+    return schedule
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask config from the environment, then apply explicit overrides."""
     env = os.environ.get("APP_ENV", "development")
@@ -73,6 +94,23 @@ def load_config(overrides: dict | None = None) -> dict:
         "IDEMPOTENCY_TTL_HOURS": _int("IDEMPOTENCY_TTL_HOURS", 24),
         # How long deletions stay in the change feed; a sync token older than this is a 410.
         "SYNC_RETENTION_DAYS": _int("SYNC_RETENTION_DAYS", 30),
+        # Webhooks: the keys that seal their secrets at rest (newest first), the hosts exempt
+        # from the address rules (http:// allowed too), and the retry delays.
+        "WEBHOOK_SECRET_KEY": os.environ.get("WEBHOOK_SECRET_KEY", ""),
+        "WEBHOOK_ALLOWED_HOSTS": [
+            host.strip()
+            for host in os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",")
+            if host.strip()
+        ],
+        # The job-queue worker: its database when the web's goes through a transaction pooler
+        # (a worker LISTENs: it needs a direct connection), its jobs at once, and the port of
+        # its own /metrics (0: none).
+        "WORKER_DATABASE_URL": sqlalchemy_url(os.environ.get("WORKER_DATABASE_URL", "")) or None,
+        "WORKER_CONCURRENCY": _int("WORKER_CONCURRENCY", 4),
+        "WORKER_METRICS_PORT": _int("WORKER_METRICS_PORT", 0),
+        "WEBHOOK_RETRY_SCHEDULE": retry_schedule(
+            os.environ.get("WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE)
+        ),
     }
     if overrides:
         config.update(overrides)
@@ -90,8 +128,14 @@ def check_config(config: dict) -> None:
             # Development and tests get a fixed, obviously unsafe key so that tokens
             # survive a restart of `make run`; production can never take this path.
             config["JWT_SECRET_KEY"] = "dev-only-insecure-key-change-me-0123456789"
+        if not config["WEBHOOK_SECRET_KEY"]:
+            config["WEBHOOK_SECRET_KEY"] = DEV_WEBHOOK_SECRET_KEY
         return
     if len(config["JWT_SECRET_KEY"].encode()) < 32:
         raise ConfigError("JWT_SECRET_KEY must be set to at least 32 bytes when APP_ENV=production")
     if not config["SQLALCHEMY_DATABASE_URI"]:
         raise ConfigError("DATABASE_URL must be set when APP_ENV=production")
+    if not config["WEBHOOK_SECRET_KEY"]:
+        raise ConfigError(
+            "WEBHOOK_SECRET_KEY must be set when APP_ENV=production (make one: flask webhook-key)"
+        )

@@ -29,6 +29,8 @@ from app.health.service import migration_heads
 from app.lists.routes import blp as lists_blp
 from app.tags.routes import blp as tags_blp
 from app.tasks.routes import blp as tasks_blp
+from app.webhooks import outbox
+from app.webhooks.routes import blp as webhooks_blp
 from config import ConfigError, load_config, sqlalchemy_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
 
     register_error_handlers(app)
-    init_transactions(app)
+    init_transactions(app, before_commit=[outbox.publish])
     return app
 
 
@@ -195,6 +197,7 @@ def _register_blueprints(app: Flask) -> None:
     api.register_blueprint(tags_blp)
     api.register_blueprint(lists_blp)
     api.register_blueprint(changes_blp)
+    api.register_blueprint(webhooks_blp)
     app.register_blueprint(docs_bp)
     limiter.exempt(docs_bp)
     # Read migrations/ now, in gunicorn's master, rather than in every worker on its first

@@ -283,7 +283,65 @@ def export_tasks_command(email: str, output: str) -> None:
         click.echo(f"Exported {count} {noun} of {user.email} to {output}.", err=True)
 
 
+worker_cli = AppGroup("worker", help="The job-queue worker: webhook deliveries and reminders.")
+webhooks_cli = AppGroup("webhooks", help="Maintain webhook secrets.")
+
+
+@worker_cli.command("run")
+@click.option("--concurrency", type=int, default=None, help="Jobs at once (WORKER_CONCURRENCY).")
+def run_worker_command(concurrency: int | None) -> None:
+    """Run a worker until SIGTERM (make worker; make run starts one beside gunicorn)."""
+    from app import jobs
+    from app.webhooks.worker_metrics import serve_metrics
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    serve_metrics(app)
+    jobs.run_worker(app, concurrency=concurrency or app.config["WORKER_CONCURRENCY"])
+
+
+@worker_cli.command("health")
+@click.option("--max-age", type=float, default=30.0, help="Seconds a heartbeat may be old.")
+@with_appcontext
+def worker_health(max_age: float) -> None:
+    """Exit 0 when some worker's heartbeat is younger than --max-age seconds, else 1."""
+    from sqlalchemy import text
+
+    age = db.session.scalar(
+        text("SELECT extract(epoch FROM now() - max(last_heartbeat)) FROM procrastinate_workers")
+    )
+    if age is None or float(age) > max_age:
+        click.echo(
+            f"no live worker (newest heartbeat: {'none' if age is None else f'{age:.0f}s ago'})"
+        )
+        raise SystemExit(1)
+    click.echo(f"a worker is live (heartbeat {float(age):.0f}s ago)")
+
+
+@webhooks_cli.command("new-key")
+def new_webhook_key() -> None:
+    """Print a new key for WEBHOOK_SECRET_KEY (put it first; keep the old ones after it)."""
+    from app.webhooks.secrets import generate_key
+
+    click.echo(generate_key())
+
+
+@webhooks_cli.command("rotate-secrets")
+@with_appcontext
+def rotate_webhook_secrets() -> None:
+    """Seal every webhook secret again with WEBHOOK_SECRET_KEY's first key."""
+    from app.models import Webhook
+    from app.webhooks.secrets import SecretBox
+
+    box = SecretBox.from_setting(current_app.config["WEBHOOK_SECRET_KEY"])
+    webhooks = db.session.scalars(db.select(Webhook).with_for_update()).all()
+    for webhook in webhooks:
+        webhook.secret = box.rotate(webhook.secret)
+    db.session.commit()
+    click.echo(f"{len(webhooks)} secrets sealed with the newest key")
+
+
 def register_commands(app: Flask) -> None:
     """Add the commands to `flask` (beside Flask-Migrate's `db`)."""
-    for command in (users_cli, sessions_cli, tasks_cli, idempotency_cli, sync_cli, seed_command):
+    commands = (users_cli, sessions_cli, tasks_cli, idempotency_cli, sync_cli, seed_command)
+    for command in (*commands, worker_cli, webhooks_cli):
         app.cli.add_command(command)

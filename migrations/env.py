@@ -5,6 +5,8 @@ import logging
 from alembic import context
 from flask import current_app
 
+from app.models.base import is_mapped_name
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -88,7 +90,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        context.configure(
+            connection=connection,
+            target_metadata=get_metadata(),
+            include_name=is_mapped_name,
+            **conf_args,
+        )
 
         with context.begin_transaction():
             context.run_migrations()

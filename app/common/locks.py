@@ -1,4 +1,4 @@
-"""One lock per user that every write of that user's tasks, lists and tags takes first."""
+"""One lock per user that every write of that user's tasks, lists, tags and webhooks takes first."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from app.extensions import db
 
 # The next number of the user's change sequence (migration 5b8e1f3a7c20): an upsert of the
 # user's counters row, which locks that row (FOR NO KEY UPDATE: the foreign-key checks of rows
-# inserted for the user are not blocked) until the transaction ends.
-LOCK_USER = text("SELECT change_seq_of(:user_id)")
+# inserted for the user are not blocked) until the transaction ends. The same round trip says
+# whether the user has an active webhook: only then has the transaction's end events to
+# publish (app/webhooks/outbox.py).
+LOCK_USER = text(
+    "SELECT change_seq_of(:user_id),"
+    " EXISTS (SELECT FROM webhooks WHERE user_id = :user_id AND active)"
+)
 
 
 def lock_user(user_id: uuid.UUID) -> None:
@@ -27,5 +32,17 @@ def lock_user(user_id: uuid.UUID) -> None:
     """
     locked = transaction_memo("locked_users")
     if user_id not in locked:
-        db.session.execute(LOCK_USER, {"user_id": user_id})
-        locked[user_id] = True
+        _, watched = db.session.execute(LOCK_USER, {"user_id": user_id}).one()
+        locked[user_id] = watched
+
+
+def watch_user(user_id: uuid.UUID) -> None:
+    """The user has an active webhook from now on in this transaction (one was created or
+    re-enabled): its writes' events are published at the end."""
+    lock_user(user_id)
+    transaction_memo("locked_users")[user_id] = True
+
+
+def watched_users() -> list[uuid.UUID]:
+    """The users this transaction locked who have an active webhook."""
+    return [user_id for user_id, watched in transaction_memo("locked_users").items() if watched]

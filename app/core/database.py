@@ -90,4 +90,9 @@ def transaction_memo(name: str) -> dict:
 
 @event.listens_for(RequestSession, "after_transaction_end")
 def _forget_the_transactions_memo(session: Session, transaction: SessionTransaction) -> None:
+    # Not at the end of the inner "subtransaction" every flush() opens and closes (a parent,
+    # not nested): the database transaction goes on, and so do its locks. Found when the
+    # webhooks' memo kept vanishing; until then each flush also made lock_user run again.
+    if transaction.parent is not None and not transaction.nested:
+        return
     session.info.pop(MEMO, None)

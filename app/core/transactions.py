@@ -8,7 +8,9 @@ or not at all, and a batch of operations is one transaction by construction. Vie
 
 from __future__ import annotations
 
-from flask import Flask, Response, g
+from collections.abc import Callable
+
+from flask import Flask, Response, current_app, g
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from app.core import idempotency
@@ -40,6 +42,9 @@ def finish(response: Response) -> Response:
         # A 404, 409 or 412 that the work decided is kept for the key's retries, alone: the
         # work it refused was rolled back.
     try:
+        if response.status_code < 400:
+            for hook in current_app.extensions[BEFORE_COMMIT]:
+                hook()
         if idempotency.recorded(response):
             idempotency.record(response)
         db.session.commit()
@@ -54,8 +59,13 @@ def finish(response: Response) -> Response:
     return response
 
 
-def init_transactions(app: Flask) -> None:
+BEFORE_COMMIT = "before_commit"
+
+
+def init_transactions(app: Flask, before_commit: list[Callable[[], None]]) -> None:
     """Call last in create_app: Flask runs after-request hooks in reverse order of
     registration, so the commit runs first and the others see (and decorate) the answer it
-    decided."""
+    decided. `before_commit` runs in a successful write's transaction, just before its commit
+    (the webhooks' outbox writes the transaction's events there)."""
+    app.extensions[BEFORE_COMMIT] = before_commit
     app.after_request(finish)

@@ -9,9 +9,11 @@ from app.models.tag import Tag
 from app.models.task import Priority, Task, task_tags
 from app.models.task_list import TaskList
 from app.models.user import User
+from app.models.webhook import WEBHOOK_LIMIT, Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "LIMITS",
+    "WEBHOOK_LIMIT",
     "Base",
     "Change",
     "IdempotencyRecord",
@@ -22,5 +24,8 @@ __all__ = [
     "TaskList",
     "User",
     "UserCounters",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
     "task_tags",
 ]

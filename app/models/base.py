@@ -16,6 +16,16 @@ NAMING_CONVENTION = {
 }
 
 
+# Tables the migrations make that no model maps: the job queue's own (procrastinate's schema)
+# and the outbox's staging rows, which only SQL triggers and one statement touch.
+UNMAPPED_TABLE_PREFIXES = ("procrastinate_", "event_staging")
+
+
+def is_mapped_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's include_name: leave the unmapped tables out of autogenerate's comparison."""
+    return not (type_ == "table" and name is not None and name.startswith(UNMAPPED_TABLE_PREFIXES))
+
+
 class Base(DeclarativeBase):
     """Every table: UUID primary key and timestamptz columns."""
 

@@ -124,6 +124,14 @@ class Task(UUIDPrimaryKey, Base):
         # (migration 6717da168d56); the planner reads the user's matches alone, never every
         # user's, which the dropped global index did (README, design notes).
         Index("ix_tasks_user_id_search", "user_id", "search", postgresql_using="gin"),
+        # The reminders that are due: what the reminder job looks for, every user at once.
+        Index(
+            "ix_tasks_due_reminders",
+            "remind_at",
+            postgresql_where=text(
+                "remind_at IS NOT NULL AND reminded_at IS NULL AND NOT is_completed"
+            ),
+        ),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -163,6 +171,10 @@ class Task(UUIDPrimaryKey, Base):
     next_occurrence_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("tasks.id", ondelete="SET NULL")
     )
+    # When its task.reminder event fires (app/webhooks/reminders.py), and when it did; a new
+    # remind_at clears reminded_at, which arms the reminder again.
+    remind_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
 
     tags: Mapped[list[Tag]] = relationship(secondary=task_tags, lazy="raise", order_by=Tag.name)
 

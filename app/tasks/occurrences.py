@@ -53,6 +53,7 @@ def spawn_next(task: Task, *, now: datetime) -> Task | None:
         "list_id": task.list_id,
         "parent_id": task.parent_id,
         "due_at": successor.due_at,
+        "remind_at": recurrence.shifted(task.remind_at, successor),
         "recurrence": successor.recurrence,
         "recurrence_wall_clock": successor.wall_clock,
         "time_zone": task.time_zone,

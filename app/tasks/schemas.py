@@ -85,6 +85,18 @@ def _time_zone(**kwargs: Any) -> Text:
     )
 
 
+def _remind_at(**kwargs: Any) -> UtcDateTime:
+    return UtcDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When its `task.reminder` webhook event fires (within 60 s; at once "
+            "for a time already past), if the task is still pending.",
+            "example": "2026-11-30T16:30:00Z",
+        },
+        **kwargs,
+    )
+
+
 class TaskSchema(ResponseSchema):
     """A task as the API answers it: the documented shape and the one writer of a task."""
 
@@ -128,6 +140,15 @@ class TaskSchema(ResponseSchema):
     next_occurrence_id = _link(
         "The task created when this recurring task was completed.", None, required=True
     )
+    remind_at = _remind_at(required=True)
+    reminded_at = UtcDateTime(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "When its reminder fired; cleared when `remind_at` changes.",
+            "example": None,
+        },
+    )
 
     def tag_names(self, task: Any) -> list[str]:
         return sorted(task.tag_names, key=str.casefold)
@@ -148,6 +169,7 @@ class TaskCreateSchema(ma.Schema):
     parent_id = _parent_id(load_default=None)
     recurrence = _recurrence(load_default=None)
     time_zone = _time_zone(load_default="UTC")
+    remind_at = _remind_at(load_default=None)
 
     @ma.post_load
     def _no_list_unless_a_parent_gives_one(self, data: dict[str, Any], **kwargs: Any) -> dict:
@@ -170,6 +192,7 @@ class TaskPatchSchema(ma.Schema):
     parent_id = _parent_id()
     recurrence = _recurrence()
     time_zone = _time_zone()
+    remind_at = _remind_at()
 
 
 class TaskMoveSchema(ma.Schema):

@@ -63,6 +63,17 @@ def get_user_task(*, user_id: uuid.UUID, task_id: uuid.UUID, lock: bool = False)
     return task
 
 
+def get_user_tasks(*, user_id: uuid.UUID, task_ids: list[uuid.UUID]) -> list[Any]:
+    """Those of the tasks that are the user's, as reads answer them: one statement."""
+    return list(
+        db.session.execute(
+            select(*TASK_COLUMNS, TAG_NAMES).where(
+                TASKS.c.user_id == user_id, TASKS.c.id.in_(task_ids)
+            )
+        )
+    )
+
+
 def _lock_for_write(*, user_id: uuid.UUID, task_id: uuid.UUID, if_match: ETags | None) -> Task:
     """The task, locked, after its If-Match (when given) matched the version now stored."""
     task = get_user_task(user_id=user_id, task_id=task_id, lock=True)
@@ -198,9 +209,18 @@ def _apply(task: Task, user_id: uuid.UUID, changes: dict[str, Any]) -> bool:
             setattr(task, field, changes[field])
     if "tags" in changes:
         task.tags = resolve_tags(user_id=user_id, names=changes["tags"])
+    rearmed = "remind_at" in changes and changes["remind_at"] != task.remind_at
+    if rearmed:
+        task.remind_at, task.reminded_at = changes["remind_at"], None
     completion = "is_completed" in changes and _set_completion(task, changes["is_completed"], now)
     after = tuple(getattr(task, field) for field in watched)
-    return moved or completion or before != after or old_tags != {tag.id for tag in task.tags}
+    return (
+        moved
+        or completion
+        or rearmed
+        or before != after
+        or old_tags != {tag.id for tag in task.tags}
+    )
 
 
 def create_task(*, user_id: uuid.UUID, data: dict[str, Any], flush: bool = True) -> Task:
@@ -231,6 +251,8 @@ def create_task(*, user_id: uuid.UUID, data: dict[str, Any], flush: bool = True)
         ),
         is_completed=data["is_completed"],
         completed_at=now if data["is_completed"] else None,
+        remind_at=data["remind_at"],
+        reminded_at=None,
         created_at=now,
         updated_at=now,
         tags=resolve_tags(user_id=user_id, names=data["tags"]),

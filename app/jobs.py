@@ -1,0 +1,71 @@
+"""The job queue: one procrastinate App with every background task, and the worker that runs it.
+
+The web process only defers jobs, on its own session's connection (app/webhooks/outbox.py), so
+it never opens a pool of its own. A worker (`flask --app wsgi worker`, `make worker`) builds
+the Flask app first, so that jobs use the same settings, models and database as the web, then
+runs procrastinate's worker on a pool of its own: directly on the database (WORKER_DATABASE_URL
+when the web goes through a transaction pooler), because it LISTENs for new jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from procrastinate import App, PsycopgConnector
+
+from app.webhooks.jobs import blueprint as webhook_jobs
+
+queue = App(connector=PsycopgConnector())
+queue.add_tasks_from(webhook_jobs, namespace="webhooks")
+
+_flask_app: Flask | None = None
+
+
+@contextmanager
+def flask_context() -> Iterator[None]:
+    """The worker's Flask app context, for one job (each job thread gets its own session)."""
+    if _flask_app is None:
+        raise RuntimeError("no Flask app bound: run jobs through app.jobs.run_worker")
+    with _flask_app.app_context():
+        yield
+
+
+def bind(app: Flask) -> None:
+    """Run jobs in this Flask app (the worker's; tests that run a job in-process too)."""
+    global _flask_app
+    _flask_app = app
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL back in libpq's form (postgresql://), as psycopg's pool wants it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def worker_conninfo(app: Flask) -> str:
+    """WORKER_DATABASE_URL, else the web's own database."""
+    return libpq_url(app.config["WORKER_DATABASE_URL"] or app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def run_worker(app: Flask, *, concurrency: int, wait: bool = True) -> None:
+    """Run a worker until SIGTERM or SIGINT (a job in flight finishes first)."""
+    bind(app)
+    worker_queue = queue.with_connector(
+        PsycopgConnector(
+            conninfo=worker_conninfo(app),
+            kwargs={"application_name": "taskapi-worker"},
+            min_size=1,
+            max_size=concurrency + 2,
+        )
+    )
+    worker_queue.run_worker(
+        concurrency=concurrency,
+        wait=wait,
+        # Retries and reminders come due at a poll, not by NOTIFY (docs/job-queue.md):
+        # one cheap indexed query a second keeps them on time.
+        fetch_job_polling_interval=1,
+        # The events and their delivery log are ours; procrastinate's rows of finished jobs
+        # are not needed once they succeeded.
+        delete_jobs="successful",
+    )

@@ -1,0 +1,131 @@
+"""Events written in the transaction of the change that causes them, and their jobs queued.
+
+The tasks' and lists' triggers (migration 8d3a6c1e5f72) stage a row per changed object of a
+user with an active webhook, cascades included; before the transaction commits, `publish`
+takes this transaction's rows, renders each object as its GET answers it, writes one event per
+subscribed webhook and defers its delivery job on the same connection. So a committed change
+always has its events and jobs, a rolled-back one has none, and events wait in the table while
+no worker runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import insert, select, text
+
+from app import jobs
+from app.common.locks import watched_users
+from app.extensions import db
+from app.models import Webhook, WebhookEvent
+from app.webhooks import metrics, renderers
+from app.webhooks.events import subscribed
+
+DELIVER_EVENT = "webhooks:deliver_event"
+
+# This transaction's staged rows, taken out as they are read: nobody else ever sees them.
+TAKE_STAGED = text(
+    "DELETE FROM event_staging WHERE xact = pg_current_xact_id()"
+    " RETURNING id, user_id, kind, object_id, op"
+)
+
+
+def publish() -> None:
+    """Turn this transaction's staged changes into events (call just before the commit)."""
+    if not watched_users():
+        return
+    staged = db.session.execute(TAKE_STAGED).all()
+    by_user: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in sorted(staged, key=lambda row: row.id):
+        by_user[row.user_id].append(row)
+    for user_id, rows in by_user.items():
+        queue_events(user_id, _events_of(user_id, rows))
+
+
+def _net_operation(operations: list[str]) -> str | None:
+    """What a transaction did to one object, from its staged operations in order: created and
+    deleted is nothing; created (then changed) is created; a completion or reopening is the
+    last of those; anything else an update."""
+    if "deleted" in operations:
+        return None if "created" in operations else "deleted"
+    if "created" in operations:
+        return "created"
+    flips = [op for op in operations if op in ("completed", "reopened")]
+    return flips[-1] if flips else "updated"
+
+
+def _events_of(user_id: uuid.UUID, rows: list[Any]) -> list[tuple[str, Any]]:
+    """(type, data) of every object the rows name, in the order they were first changed."""
+    operations: dict[tuple[str, uuid.UUID], list[str]] = {}
+    for row in rows:
+        operations.setdefault((row.kind, row.object_id), []).append(row.op)
+    net = {key: _net_operation(ops) for key, ops in operations.items()}
+    wanted: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for (kind, object_id), operation in net.items():
+        if operation not in (None, "deleted"):
+            wanted[kind].append(object_id)
+    views = {kind: renderers.render(kind, user_id, ids) for kind, ids in wanted.items()}
+    events: list[tuple[str, Any]] = []
+    for (kind, object_id), operation in net.items():
+        if operation is None:
+            continue
+        if operation == "deleted":
+            events.append((f"{kind}.deleted", {"id": object_id}))
+        elif object_id in views[kind]:
+            events.append((f"{kind}.{operation}", views[kind][object_id]))
+    return events
+
+
+def queue_events(
+    user_id: uuid.UUID,
+    events: list[tuple[str, Any]],
+    *,
+    webhook_id: uuid.UUID | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[uuid.UUID]:
+    """One event row per (event, active subscribed webhook of the user, or the one named),
+    with its delivery job deferred in this transaction; the ids of the events written."""
+    if not events:
+        return []
+    hooks = select(Webhook.id, Webhook.events).where(
+        Webhook.user_id == user_id, Webhook.active.is_(True)
+    )
+    if webhook_id is not None:
+        hooks = hooks.where(Webhook.id == webhook_id)
+    webhooks = db.session.execute(hooks).all()
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for event_type, data in events:
+        targets = [hook.id for hook in webhooks if subscribed(hook.events, event_type)]
+        if not targets:
+            continue
+        body = current_app.json.dumps(
+            {"type": event_type, "timestamp": now, "data": data, **(extra or {})}
+        )
+        rows.extend(
+            {
+                "id": uuid.uuid4(),
+                "webhook_id": target,
+                "type": event_type,
+                "body": body,
+                "created_at": now,
+            }
+            for target in targets
+        )
+    if rows:
+        db.session.execute(insert(WebhookEvent), rows)
+        _defer_deliveries([row["id"] for row in rows])
+        for row in rows:
+            metrics.queued(row["type"], 1)
+    return [row["id"] for row in rows]
+
+
+def _defer_deliveries(event_ids: list[uuid.UUID]) -> None:
+    """The delivery jobs, inserted on the session's own connection: they commit with it."""
+    connection = db.session.connection().connection.driver_connection
+    arguments: list[dict[str, Any]] = [{"event_id": str(event_id)} for event_id in event_ids]
+    jobs.queue.configure_task(DELIVER_EVENT, connection=connection).batch_defer(*arguments)
