@@ -9,9 +9,11 @@ when the web goes through a transaction pooler), because it LISTENs for new jobs
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg_pool
 from flask import Flask
 from procrastinate import App, PsycopgConnector
 
@@ -48,24 +50,30 @@ def worker_conninfo(app: Flask) -> str:
     return libpq_url(app.config["WORKER_DATABASE_URL"] or app.config["SQLALCHEMY_DATABASE_URI"])
 
 
-def run_worker(app: Flask, *, concurrency: int, wait: bool = True) -> None:
+def run_worker(app: Flask, *, concurrency: int) -> None:
     """Run a worker until SIGTERM or SIGINT (a job in flight finishes first)."""
     bind(app)
-    worker_queue = queue.with_connector(
-        PsycopgConnector(
-            conninfo=worker_conninfo(app),
-            kwargs={"application_name": "taskapi-worker"},
-            min_size=1,
-            max_size=concurrency + 2,
+    asyncio.run(_work(worker_conninfo(app), concurrency))
+
+
+async def _work(conninfo: str, concurrency: int) -> None:
+    # The one App, opened on a pool made here: its tasks (and the periodic deferrer) are
+    # bound to it, so it is this App that must be open, not a copy with another connector.
+    pool = psycopg_pool.AsyncConnectionPool(
+        conninfo,
+        kwargs={"application_name": "taskapi-worker"},
+        min_size=1,
+        max_size=concurrency + 2,
+        open=False,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+    )
+    async with pool, queue.open_async(pool):
+        await queue.run_worker_async(
+            concurrency=concurrency,
+            # Retries and reminders come due at a poll, not by NOTIFY (docs/job-queue.md):
+            # one cheap indexed query a second keeps them on time.
+            fetch_job_polling_interval=1,
+            # The events and their delivery log are ours; procrastinate's rows of finished
+            # jobs are not needed once they succeeded.
+            delete_jobs="successful",
         )
-    )
-    worker_queue.run_worker(
-        concurrency=concurrency,
-        wait=wait,
-        # Retries and reminders come due at a poll, not by NOTIFY (docs/job-queue.md):
-        # one cheap indexed query a second keeps them on time.
-        fetch_job_polling_interval=1,
-        # The events and their delivery log are ours; procrastinate's rows of finished jobs
-        # are not needed once they succeeded.
-        delete_jobs="successful",
-    )
