@@ -48,6 +48,7 @@ TASK_FIELDS = [
     "parent_id",
     "recurrence",
     "time_zone",
+    "remind_at",
 ]
 RULE_PARTS = [
     "FREQ=DAILY",

@@ -269,3 +269,22 @@ def test_twenty_parallel_posts_with_one_key_create_one_task(app, database_url):
     with psycopg.connect(libpq_url(database_url)) as conn:
         stored = conn.execute("SELECT count(*) FROM tasks WHERE user_id = %s", (owner.id,))
         assert stored.fetchone() == (1,)
+
+
+def test_parallel_webhook_creates_at_the_limit_pass_once(app, database_url, monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOWED_HOSTS", ["127.0.0.1"])
+    owner = Auth(app.test_client()).register()
+    hooks = f"/api/{owner.id}/webhooks"
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["*"]}
+    for _ in range(9):
+        created = app.test_client().post(hooks, json=body, headers=owner.headers)
+        assert created.status_code == 201
+
+    def create():
+        return lambda: app.test_client().post(hooks, json=body, headers=owner.headers).status_code
+
+    statuses = _race(database_url, owner.id, [create() for _ in range(3)])
+    assert sorted(statuses) == [201, 409, 409]
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        stored = conn.execute("SELECT count(*) FROM webhooks WHERE user_id = %s", (owner.id,))
+        assert stored.fetchone() == (10,)

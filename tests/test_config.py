@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from app.webhooks.secrets import generate_key
 from config import ConfigError, load_config, sqlalchemy_url
 from tests.support.servers import PROJECT_ROOT
 
@@ -35,6 +36,7 @@ def test_production_accepts_a_complete_configuration(monkeypatch):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("JWT_SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example.com/app?sslmode=require")
+    monkeypatch.setenv("WEBHOOK_SECRET_KEY", generate_key())
     config = load_config()
     assert config["SQLALCHEMY_DATABASE_URI"] == (
         "postgresql+psycopg://u:p@db.example.com/app?sslmode=require"

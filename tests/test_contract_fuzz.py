@@ -43,12 +43,25 @@ def api_schema(app):
     return schemathesis.openapi.from_wsgi("/api/openapi.json", app, config=CONFIG)
 
 
+@pytest.fixture(autouse=True)
+def _webhooks_may_call_the_test_host(app, monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOWED_HOSTS", ["127.0.0.1"])
+
+
 # Body fields whose valid values no schema can list: they name the user's own objects (a list,
 # a parent task, a sibling), an IANA zone, or a rule the calendar must accept with the task's
-# due date. Random ones are always (and rightly) 422s, so generated bodies get values that are
-# valid whatever the user holds; the fields themselves are proven by tests/test_subtasks.py,
-# test_order.py, test_recurring_tasks.py and test_recurrence.py.
-REFERENCES = {"list_id": None, "parent_id": None, "time_zone": "Europe/Berlin"}
+# due date, or a webhook address that must resolve to a public host (nothing resolves here; the
+# one allowed host is 127.0.0.1). Random ones are always (and rightly) 422s, so generated
+# bodies get values that are valid whatever the user holds; the fields themselves are proven by
+# tests/test_subtasks.py, test_order.py, test_recurring_tasks.py, test_recurrence.py,
+# test_webhooks.py and test_webhook_addresses.py.
+WEBHOOK_URL = "http://127.0.0.1:9/hooks"
+REFERENCES = {
+    "list_id": None,
+    "parent_id": None,
+    "time_zone": "Europe/Berlin",
+    "url": WEBHOOK_URL,
+}
 DROPPED = ("recurrence", "after", "before")
 
 

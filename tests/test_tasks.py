@@ -19,6 +19,8 @@ TASK_FIELDS = {
     "recurrence",
     "time_zone",
     "next_occurrence_id",
+    "remind_at",
+    "reminded_at",
     "id",
     "user_id",
     "title",

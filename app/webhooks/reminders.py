@@ -19,7 +19,7 @@ USERS_PER_RUN = 200
 
 DUE_USERS = text(
     "SELECT DISTINCT user_id FROM tasks"
-    " WHERE remind_at <= now() AND reminded_at IS NULL AND NOT is_completed"
+    " WHERE remind_at <= :now AND reminded_at IS NULL AND NOT is_completed"
     " LIMIT :limit"
 )
 # The event of a fired reminder is task.reminder, not task.updated: the staging triggers look
@@ -30,8 +30,8 @@ QUIET = text("SELECT set_config('taskapi.quiet_events', 'on', true)")
 # (no one edited it); the change feed records it like any update, for offline clients.
 FIRE = text(
     """
-    UPDATE tasks SET reminded_at = now(), version = version + 1
-    WHERE user_id = :user_id AND remind_at <= now() AND reminded_at IS NULL
+    UPDATE tasks SET reminded_at = :now, version = version + 1
+    WHERE user_id = :user_id AND remind_at <= :now AND reminded_at IS NULL
       AND NOT is_completed
     RETURNING id, remind_at
     """
@@ -42,19 +42,21 @@ def fire_due() -> int:
     """Fire every due reminder, one user per transaction; how many fired."""
     fired = 0
     while True:
-        users = db.session.scalars(DUE_USERS, {"limit": USERS_PER_RUN}).all()
+        # The app's clock as a parameter: now() would be the transaction's start, and a
+        # volatile clock_timestamp() could not bound the partial index's scan.
+        now = datetime.now(UTC)
+        users = db.session.scalars(DUE_USERS, {"limit": USERS_PER_RUN, "now": now}).all()
         db.session.commit()
         for user_id in users:
-            fired += _fire_for(user_id)
+            fired += _fire_for(user_id, now)
         if len(users) < USERS_PER_RUN:
             return fired
 
 
-def _fire_for(user_id: uuid.UUID) -> int:
+def _fire_for(user_id: uuid.UUID, now: datetime) -> int:
     lock_user(user_id)
     db.session.execute(QUIET)
-    rows = db.session.execute(FIRE, {"user_id": user_id}).all()
-    now = datetime.now(UTC)
+    rows = db.session.execute(FIRE, {"user_id": user_id, "now": now}).all()
     views = renderers.render("task", user_id, [row.id for row in rows])
     for row in rows:
         lateness = (now - row.remind_at).total_seconds()
