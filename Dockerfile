@@ -40,6 +40,7 @@ EXPOSE 8000
 # Liveness only (no database): readiness is /health/ready, for the orchestrator to probe.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health/live' % os.environ.get('PORT', '8000'), timeout=4)"]
-# The server is the default command; the release step runs the same image with another one:
-# `flask --app wsgi db upgrade`.
+# The server is the default command; the release step and the worker run the same image with
+# another one: `flask --app wsgi db upgrade`, `flask --app wsgi worker run` (its liveness:
+# `flask --app wsgi worker health`; the HEALTHCHECK below is the web server's).
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]

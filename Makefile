@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: audit help install run stop test test-python system-deps migrate revision lint format openapi spectral check-migrations clean
+.PHONY: audit help install run worker stop test test-python system-deps migrate revision lint format openapi spectral check-migrations clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -25,9 +25,12 @@ $(VENV)/.installed-dev: $(BIN)/python requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed-dev ## Create the virtual environment and install everything
 
-run: install migrate ## Set up and serve the API under gunicorn on 127.0.0.1:8000 (Ctrl-C stops it)
-	@echo "make run: Ctrl-C stops gunicorn; then 'make stop' stops the embedded PostgreSQL (if DATABASE_URL is unset)"
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+run: install migrate ## Set up and serve the API on 127.0.0.1:8000 with a job-queue worker (Ctrl-C stops both)
+	@echo "make run: Ctrl-C stops gunicorn and the worker; then 'make stop' stops the embedded PostgreSQL (if DATABASE_URL is unset)"
+	BIN=$(BIN) scripts/run.sh
+
+worker: install migrate ## Run a job-queue worker alone (webhook deliveries, reminders), as production does
+	$(BIN)/flask --app wsgi worker run
 
 # The embedded server (instance/pgdata) outlives make run and make test, so that they share it
 # and start fast; nothing else stops it.

@@ -20,7 +20,10 @@ export PGHOST PGPORT PGUSER
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 DATABASE_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$TEST_DB"
 JWT_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+# A Fernet key (url-safe base64 of 32 bytes), as `flask --app wsgi webhooks new-key` prints.
+WEBHOOK_SECRET_KEY=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')
 CONTAINER=taskapi-image-test-$$
+WORKER=taskapi-image-test-worker-$$
 READY_SECONDS=60
 
 # Without systemd, podman logs errors about the HEALTHCHECK's timer at every start and removal;
@@ -41,7 +44,7 @@ fail() {
 psql_admin() { PGOPTIONS='-c client_min_messages=warning' psql -d postgres -v ON_ERROR_STOP=1 -qc "$1"; }
 
 cleanup() {
-  podman rm --force --time 5 "$CONTAINER" >/dev/null 2>&1 || true
+  podman rm --force --time 5 "$CONTAINER" "$WORKER" >/dev/null 2>&1 || true
   [ "${KEEP_DB:-0}" = 1 ] || psql_admin "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" \
     >/dev/null 2>&1 || true
 }
@@ -84,7 +87,8 @@ pg_isready -q -t 5 || fail "PostgreSQL is not answering on $PGHOST:$PGPORT"
 psql_admin "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" || fail "drop $TEST_DB"
 psql_admin "CREATE DATABASE $TEST_DB" || fail "create $TEST_DB"
 
-common_env=(--env "DATABASE_URL=$DATABASE_URL" --env "JWT_SECRET_KEY=$JWT_SECRET_KEY")
+common_env=(--env "DATABASE_URL=$DATABASE_URL" --env "JWT_SECRET_KEY=$JWT_SECRET_KEY"
+  --env "WEBHOOK_SECRET_KEY=$WEBHOOK_SECRET_KEY")
 
 echo "== migrate (the release command, in the image)"
 podman run --rm --timeout 120 --network host "${common_env[@]}" "$IMAGE" \
@@ -130,6 +134,22 @@ uid=$(podman exec "$CONTAINER" python3 -c 'print(open("/proc/1/status").read().s
 pass "the server (PID 1, gunicorn) runs as uid $uid"
 timeout 30 podman healthcheck run "$CONTAINER" >/dev/null || fail "the image's HEALTHCHECK"
 pass "the image's HEALTHCHECK passes"
+
+echo "== worker (the same image, another command)"
+podman run --detach --name "$WORKER" --network host "${common_env[@]}" \
+  "$IMAGE" flask --app wsgi worker run >/dev/null || fail "podman run worker"
+deadline=$(($(date +%s) + READY_SECONDS))
+until podman exec "$WORKER" flask --app wsgi worker health >/dev/null 2>&1; do
+  [ "$(podman inspect --format '{{.State.Running}}' "$WORKER")" = true ] \
+    || { podman logs --tail 30 "$WORKER" 2>&1 || true; fail "the worker exited"; }
+  [ "$(date +%s)" -lt "$deadline" ] || fail "no worker heartbeat within ${READY_SECONDS}s"
+  sleep 1
+done
+pass "the worker runs and its heartbeat is fresh (flask --app wsgi worker health)"
+podman stop --time 20 "$WORKER" >/dev/null || fail "podman stop worker"
+code=$(podman inspect --format '{{.State.ExitCode}}' "$WORKER")
+[ "$code" = 0 ] || fail "the worker exited with $code on SIGTERM"
+pass "SIGTERM stops the worker with exit code 0"
 
 podman stop --time 20 "$CONTAINER" >/dev/null || fail "podman stop"
 code=$(podman inspect --format '{{.State.ExitCode}}' "$CONTAINER")
