@@ -5,8 +5,9 @@ in the README's order and run as ONE `bash -e` session, with API= pointing at th
 request goes through the README's own `call STATUS curl-args...`, which fails the session
 unless the answer has STATUS, so an example that stops working (or claims a wrong status)
 fails the test. Blocks that are not meant to run here (setting up, production, containers) are
-fenced ```console instead and are never run; a ```json block is data, not a command. No other
-fence is allowed, so every shell block is run or visibly not.
+fenced ```console instead and are never run; a ```json block is data, not a command. A ```python
+block is a receiver's code: each is run, and what it defines is called. No other fence is
+allowed, so every block is run or visibly not.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from app.webhooks.delivery import new_secret, signature_headers
 from tests.support.servers import PROJECT_ROOT, gunicorn_server
 
 README = PROJECT_ROOT / "README.md"
@@ -25,7 +28,8 @@ FENCE = re.compile(r"^```(\S*)", re.MULTILINE)
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 CLAIMED_STATUS = re.compile(r"^\s*call (\d{3}) ", re.MULTILINE)
 PRINTED_STATUS = re.compile(r"^(\d{3})(?: |$)", re.MULTILINE)
-ALLOWED_FENCES = {"sh", "console", "json"}
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+ALLOWED_FENCES = {"sh", "console", "json", "python"}
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +58,10 @@ def run_session(script: str, base_url: str, tmp_path: Path) -> subprocess.Comple
 
 @pytest.fixture(scope="module")
 def server(database_url: str):
-    with gunicorn_server({"DATABASE_URL": database_url}) as base_url:
+    # The webhooks example points at 127.0.0.1, as the README says its server allows.
+    with gunicorn_server(
+        {"DATABASE_URL": database_url, "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
+    ) as base_url:
         yield base_url
 
 
@@ -84,3 +91,17 @@ def test_a_wrong_status_claim_stops_the_session_there(server, tmp_path):
     assert result.returncode == 1
     assert PRINTED_STATUS.findall(result.stdout) == ["201"]
     assert result.stderr == "expected 200, got 201\n"
+
+
+def test_the_receivers_verification_accepts_a_signed_event_and_refuses_a_forged_one():
+    """The README's receiver code, run: it verifies what the service signs (app/webhooks/
+    delivery.signature_headers), and refuses a body changed after signing."""
+    (block,) = PYTHON_BLOCK.findall(README.read_text())
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    secret = new_secret()
+    body = b'{"type":"task.completed","timestamp":"2026-12-01T09:00:00Z","data":{"id":"x"}}'
+    headers = signature_headers(secret, "evt_1", int(time.time()), body)
+    assert namespace["verified_event"](secret, body, headers)["type"] == "task.completed"
+    with pytest.raises(namespace["WebhookVerificationError"]):
+        namespace["verified_event"](secret, body.replace(b"x", b"y"), headers)
