@@ -14,6 +14,7 @@ socket error or timeout); speed targets are reported, never fatal (unless --stri
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import secrets
@@ -34,7 +35,7 @@ import httpx
 import psutil
 import psycopg
 
-from bench import sync
+from bench import sync, webhooks
 from bench.load_data import (
     GROWTH_SIZES,
     PASSWORD,
@@ -79,7 +80,15 @@ TARGETS = {
     "snapshot_rss_growth_mb": 20.0,
     "batch_100_p50_ms": 100.0,
     "worker_rss_mb": 100.0,
+    "webhook_p95_ms": 1000.0,  # commit -> delivery at 50 creates/s, 2 workers
+    "webhook_write_ratio": 0.85,  # create req/s with a webhook / without (outbox cost <= 15%)
 }
+WEBHOOK_WRITE_RUNS = (
+    ("writes_workers_stopped", "no worker"),
+    ("writes_workers_running", "2 workers"),
+)
+# One per run: the web and the webhook workers must open each other's sealed secrets.
+WEBHOOK_SECRET_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 @dataclass
@@ -193,10 +202,8 @@ class MemorySampler(threading.Thread):
         self.join(timeout=5)
 
 
-@contextmanager
-def gunicorn(settings: Settings, log_path: Path, env_overrides: dict[str, str] | None = None):
-    """The production configuration: gunicorn.conf.py, APP_ENV=production, on a free port
-    (tests/support/servers.py launches it, as it does for the tests)."""
+def server_env(settings: Settings, env_overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the bench's gunicorn (and of its webhook workers)."""
     env = {
         **os.environ,
         "APP_ENV": "production",
@@ -209,13 +216,23 @@ def gunicorn(settings: Settings, log_path: Path, env_overrides: dict[str, str] |
         "LOG_LEVEL": "WARNING",
         # A full run lasts longer than the 15-minute default access token.
         "JWT_ACCESS_TOKEN_MINUTES": "120",
+        "WEBHOOK_SECRET_KEY": WEBHOOK_SECRET_KEY,
+        # The webhook scenario's receiver listens on http://127.0.0.1:port.
+        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
     }
     # The production worker count (WEB_CONCURRENCY, when the caller sets it, is respected);
     # nothing from the caller's shell may reroute the limiter or override gunicorn.conf.py.
     for name in ("RATELIMIT_STORAGE_URI", "GUNICORN_CMD_ARGS"):
         env.pop(name, None)
     env.update(env_overrides or {})
-    base, process = launch(env, log_path, new_session=True)
+    return env
+
+
+@contextmanager
+def gunicorn(settings: Settings, log_path: Path, env_overrides: dict[str, str] | None = None):
+    """The production configuration: gunicorn.conf.py, APP_ENV=production, on a free port
+    (tests/support/servers.py launches it, as it does for the tests)."""
+    base, process = launch(server_env(settings, env_overrides), log_path, new_session=True)
     try:
         try:
             wait_until_serving(base, process, timeout=60, path="/health/ready")
@@ -303,6 +320,10 @@ def pick_tasks(url: str, user_ids: list[str], per_user: int) -> dict[str, list[s
 def remove_created_tasks(url: str) -> int:
     """Tasks that earlier runs created; removed so that every run starts from the same data."""
     with psycopg.connect(url, connect_timeout=5) as conn:
+        # A webhook left by an interrupted run would turn these deletes into events.
+        conn.execute(
+            "DELETE FROM webhooks WHERE user_id IN (SELECT id FROM users WHERE email LIKE 'user%%')"
+        )
         deleted = conn.execute(
             "DELETE FROM tasks WHERE user_id IN (SELECT id FROM users WHERE email LIKE 'user%%')"
             " AND title LIKE 'Bench new task%%'"
@@ -522,6 +543,7 @@ class Results:
     sync: dict[str, Any] = field(default_factory=dict)
     memory: list[dict[str, Any]] = field(default_factory=list)
     profiles: dict[str, Any] = field(default_factory=dict)
+    webhooks: dict[str, Any] = field(default_factory=dict)
 
 
 def preflight(base: str, user: BenchUser) -> None:
@@ -694,6 +716,31 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
         results.sync["batch"] = sync.batch(base, first.id, first.token, rounds=4 * rounds)
         log(f"sync and batch: {results.sync}")
 
+        sampler.phase = "webhooks"
+        # Users with a webhook and users without, as many of each (the last bench users, so
+        # that the scenarios above ran with no webhook at all).
+        half = min(50, len(users) // 2)
+        hooked, plain = users[-half:], users[-2 * half : -half]
+        tokens_hooked, tokens_plain = DATA / "tokens-hooked.txt", DATA / "tokens-plain.txt"
+        write_tokens(tokens_hooked, hooked)
+        write_tokens(tokens_plain, plain)
+        results.webhooks = webhooks.measure(
+            base=base,
+            server_pid=process.pid,
+            env=server_env(settings),
+            database_url=settings.database_url,
+            hooked=[(u.id, u.token) for u in hooked],
+            plain=[(u.id, u.token) for u in plain],
+            tokens_hooked=tokens_hooked,
+            tokens_plain=tokens_plain,
+            run_wrk=lambda scenario, path, seconds: run_wrk(
+                wrk, base, scenario, path, seconds=seconds, **wrk_options
+            ),
+            drain=lambda: drain(base),
+            write_seconds=3 if settings.quick else 10,
+            latency_seconds=5 if settings.quick else 10,
+        )
+
         sampler.stop()
         for pid, (rss, phase) in sorted(sampler.peak.items()):
             results.memory.append(
@@ -789,6 +836,22 @@ def verdicts(results: Results) -> list[dict[str, Any]]:
         f">= {TARGETS['list_position_vs_list']}x",
         relative >= TARGETS["list_position_vs_list"],
     )
+    hooks = results.webhooks
+    check(
+        "webhook latency commit -> delivery, p95",
+        f"{hooks['latency']['p95_ms']} ms",
+        f"< {TARGETS['webhook_p95_ms']:.0f} ms",
+        hooks["latency"]["p95_ms"] < TARGETS["webhook_p95_ms"],
+    )
+    for key, what in WEBHOOK_WRITE_RUNS:
+        ratio = hooks[key]["ratio"]
+        check(
+            f"create with / without webhook, {what}",
+            f"{ratio}x",
+            f">= {TARGETS['webhook_write_ratio']}x",
+            ratio is not None and ratio >= TARGETS["webhook_write_ratio"],
+        )
+    check("webhook errors and undelivered events", hooks["errors"], "0", hooks["errors"] == 0)
     peak = max(row["peak_rss_mb"] for row in results.memory)
     check(
         "peak worker RSS",
@@ -901,6 +964,50 @@ def table(results: Results, checks: list[dict[str, Any]], header: str) -> str:
         )
     )
     lines.append(rule)
+    hooks = results.webhooks
+    flow = hooks["throughput"]
+    lines.append(
+        table_line(
+            "webhooks",
+            f"delivery, {hooks['workers']} workers, {flow['events']} queued",
+            flow["events_per_s"],
+            None,
+            None,
+            None,
+            flow["events"] - flow["delivered"],
+            f"{flow['events_per_s_from_start']}/s w/ start",
+        )
+    )
+    late = hooks["latency"]
+    lines.append(
+        table_line(
+            "webhooks",
+            f"commit -> delivery at {late['rate']:.0f} creates/s",
+            None,
+            late["p50_ms"],
+            late["p95_ms"],
+            late["p99_ms"],
+            late["errors"] + late["missing"],
+            f"n={late['delivered']}",
+        )
+    )
+    for key, what in WEBHOOK_WRITE_RUNS:
+        pair = hooks[key]
+        for side in ("without", "with"):
+            r = pair[side]
+            lines.append(
+                table_line(
+                    "webhooks",
+                    f"POST create, {side} webhook, {what}",
+                    r["rps"],
+                    r["p50_ms"],
+                    r["p95_ms"],
+                    r["p99_ms"],
+                    r["non_2xx"] + r["socket_errors"],
+                    f"{r['vs_ready']:.2f}x ready" if side == "without" else f"{pair['ratio']}x w/o",
+                )
+            )
+    lines.append(rule)
     for r in results.memory:
         lines.append(
             f"{'memory':11} worker pid {r['pid']:<27} peak RSS {r['peak_rss_mb']:.1f} MB"
@@ -975,6 +1082,7 @@ def main() -> int:
         row["non_2xx"] + row["socket_errors"] for row in results.saturation + results.growth
     )
     failed += next(r["errors"] for r in results.realistic["rows"] if r["endpoint"] == "all")
+    failed += results.webhooks["errors"]
     for scenario, summary in results.profiles.items():
         print(f"\npy-spy, every worker under the {scenario} load (share of samples):")
         for title in ("self_by_package", "inclusive", "self"):
@@ -996,6 +1104,7 @@ def main() -> int:
         "realistic": results.realistic,
         "growth": results.growth,
         "sync": results.sync,
+        "webhooks": results.webhooks,
         "memory": results.memory,
         "targets": checks,
         "profiles": results.profiles,

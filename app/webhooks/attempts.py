@@ -72,8 +72,16 @@ def _record(
 ) -> bool:
     """Log the attempt and settle what it decides, in one transaction (the webhook's row
     locked, so that two workers' outcomes count in a row correctly); True to retry."""
-    webhook = db.session.scalar(select(Webhook).where(Webhook.id == webhook_id).with_for_update())
-    event = db.session.get(WebhookEvent, event_id)
+    # populate_existing: the session keeps what attempt() loaded before the network call
+    # (expire_on_commit is off), and a count in a row read from that stale copy would lose
+    # the other workers' outcomes; the locked row is what counts.
+    webhook = db.session.scalar(
+        select(Webhook)
+        .where(Webhook.id == webhook_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    event = db.session.get(WebhookEvent, event_id, populate_existing=True)
     if webhook is None or event is None:
         db.session.rollback()
         return False
