@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -83,7 +83,7 @@ def test_every_response_schema_dumps_as_marshmallow_does(app):
         assert _json(schema.dump(obj)) == _json(schema.marshmallow_dump(obj)), schema_class
 
 
-@pytest.mark.parametrize("value", [None, BERLIN_TIME.replace(tzinfo=timezone.utc)])
+@pytest.mark.parametrize("value", [None, BERLIN_TIME.replace(tzinfo=UTC)])
 def test_times_and_nulls_are_written_alike(app, value):
     from app.tasks.schemas import TaskSchema
 
