@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 
 from app.extensions import db
+from tests.support.clients import Tasks
 from tests.support.problems import assert_problem
 
 LIST_FIELDS = {"id", "name", "task_count", "open_count", "created_at", "updated_at"}
@@ -224,3 +226,37 @@ class TestDelete:
     def test_an_unknown_list_is_404(self, client, user, lists_url):
         response = client.delete(f"{lists_url}/{uuid.uuid4()}", headers=user.headers)
         assert_problem(response, 404, "not_found")
+
+
+class TestQueryCost:
+    """A list answer and its counts are one statement, whatever the number of lists or tasks
+    (after the guard's session check)."""
+
+    @pytest.fixture
+    def statements(self):
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                seen.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", record)
+        yield seen
+        event.remove(Engine, "before_cursor_execute", record)
+
+    @pytest.mark.parametrize("size", [1, 12])
+    def test_listing_and_getting_cost_one_statement_each(self, client, user, statements, size):
+        base = f"/api/{user.id}/lists"
+        ids = []
+        for n in range(size):
+            created = client.post(base, json={"name": f"L{n}"}, headers=user.headers)
+            ids.append(created.get_json()["data"]["id"])
+            Tasks(client, user).create(list_id=ids[-1])
+        statements.clear()
+        listed = client.get(base, headers=user.headers).get_json()
+        assert [item["task_count"] for item in listed["data"]] == [1] * size
+        assert len(statements) == 2, statements  # the session check, then the lists
+        statements.clear()
+        one = client.get(f"{base}/{ids[0]}", headers=user.headers).get_json()["data"]
+        assert (one["task_count"], one["open_count"]) == (1, 1)
+        assert len(statements) == 2, statements
