@@ -137,8 +137,8 @@ audit: ## pip-audit of the pinned requirements (says so when the vulnerability s
 # The cluster on one machine (bench/cluster/): PostgreSQL, PgBouncer, Redis, three gunicorn
 # instances and HAProxy, each its own process on 127.0.0.1, all stopped at the end.
 .PHONY: cluster-test cluster-smoke
-cluster-test: install ## Cluster: 3 instances, PgBouncer, Redis, HAProxy; kills parts under load; table + bench/CLUSTER.md
+cluster-test: system-deps install ## Cluster: 3 instances, PgBouncer, Redis, HAProxy; kills parts under load; table + bench/CLUSTER.md
 	$(BIN)/python -m bench.cluster $(CLUSTER_ARGS)
 
-cluster-smoke: install ## The cluster test with short phases (under 3 minutes): fails on a lost write or an unexcused failure
+cluster-smoke: system-deps install ## The cluster test with short phases (under 3 minutes): fails on a lost write or an unexcused failure
 	$(BIN)/python -m bench.cluster --smoke $(CLUSTER_ARGS)
