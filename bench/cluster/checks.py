@@ -94,7 +94,9 @@ def nothing_lost(events: list[list[Any]], database_url: str, marker: str) -> dic
     """Every create answered 201 is stored exactly once with the id it was answered with, no
     title of this run is stored twice, and every update or completion answered 200 is in the
     stored task's history: its ETag is that of a version up to the stored one (versions count
-    every change of a task, one by one)."""
+    every change of a task, one by one). And every acknowledged write is in the change feed:
+    its task has a `changes` row numbered by the write (seq > 0: not the migration's backfill),
+    which is what a client's `GET /changes` pages through."""
     acknowledged: dict[str, str] = {}
     changes: list[tuple[str, str]] = []
     for event in events:
@@ -117,6 +119,15 @@ def nothing_lost(events: list[list[Any]], database_url: str, marker: str) -> dic
                 "SELECT id::text, version FROM tasks WHERE id = ANY(%s::uuid[])", (ids,)
             ).fetchall()
         )
+        written = sorted(set(ids) | set(acknowledged.values()))
+        in_feed = {
+            row[0]
+            for row in conn.execute(
+                "SELECT object_id::text FROM changes"
+                " WHERE kind = 'task' AND object_id = ANY(%s::uuid[]) AND seq > 0",
+                (written,),
+            )
+        }
     stored = {title: (count, task_id) for title, count, task_id in stored_rows}
     lost = [title for title, task_id in acknowledged.items() if stored.get(title) != (1, task_id)]
     doubled = [title for title, (count, _) in stored.items() if count > 1]
@@ -127,6 +138,7 @@ def nothing_lost(events: list[list[Any]], database_url: str, marker: str) -> dic
     lost_changes = [
         (task_id, etag) for task_id, etag in changes if etag not in known.get(task_id, set())
     ]
+    missing_from_feed = [task_id for task_id in written if task_id not in in_feed]
     return {
         "creates_acknowledged": len(acknowledged),
         "creates_stored": len(stored),
@@ -135,6 +147,12 @@ def nothing_lost(events: list[list[Any]], database_url: str, marker: str) -> dic
         "creates_stored_but_unanswered": len(unanswered),
         "changes_acknowledged": len(changes),
         "changes_lost": len(lost_changes),
-        "examples": {"lost": lost[:5], "doubled": doubled[:5], "lost_changes": lost_changes[:5]},
-        "holds": not lost and not doubled and not lost_changes,
+        "tasks_missing_from_the_change_feed": len(missing_from_feed),
+        "examples": {
+            "lost": lost[:5],
+            "doubled": doubled[:5],
+            "lost_changes": lost_changes[:5],
+            "missing_from_the_change_feed": missing_from_feed[:5],
+        },
+        "holds": not lost and not doubled and not lost_changes and not missing_from_feed,
     }

@@ -33,7 +33,8 @@ def problems(report: dict[str, Any]) -> list[str]:
     if not lost["holds"]:
         found.append(
             f"lost or doubled writes: {lost['creates_lost']} creates lost, "
-            f"{lost['creates_stored_twice']} stored twice, {lost['changes_lost']} changes lost"
+            f"{lost['creates_stored_twice']} stored twice, {lost['changes_lost']} changes lost, "
+            f"{lost.get('tasks_missing_from_the_change_feed', 0)} missing from the change feed"
         )
     for when in ("before", "after"):
         for name, result in report["checks"][when].items():
@@ -69,7 +70,9 @@ def table(report: dict[str, Any]) -> list[str]:
         f"writes     {lost['creates_acknowledged']:,} creates acknowledged, "
         f"{lost['creates_lost']} lost, {lost['creates_stored_twice']} stored twice, "
         f"{lost['creates_stored_but_unanswered']} stored but unanswered; "
-        f"{lost['changes_acknowledged']:,} changes acknowledged, {lost['changes_lost']} lost",
+        f"{lost['changes_acknowledged']:,} changes acknowledged, {lost['changes_lost']} lost; "
+        f"{lost.get('tasks_missing_from_the_change_feed', 0)} written tasks missing from the "
+        "change feed",
     ]
     for when in ("before", "after"):
         checks = report["checks"][when]
@@ -174,7 +177,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"**{lost['creates_lost']} lost, {lost['creates_stored_twice']} stored twice** "
         f"({lost['creates_stored_but_unanswered']} stored without an answer: in flight at a "
         f"kill); {lost['changes_acknowledged']:,} updates and completions answered 200: "
-        f"**{lost['changes_lost']} lost** |",
+        f"**{lost['changes_lost']} lost**; written tasks missing from the change feed: "
+        f"**{lost.get('tasks_missing_from_the_change_feed', 0)}** |",
     ]
     for when in ("before", "after"):
         checks = report["checks"][when]
