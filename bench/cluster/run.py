@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 import psycopg
 
+from app.webhooks.secrets import generate_key
 from bench.cluster import checks
 from bench.cluster.analysis import Phase, Window, answers, classify, latency_by_phase
 from bench.cluster.parts import HAProxy, Instance, Postgres, Redis, executable
@@ -101,6 +102,9 @@ def instance_env(settings: Settings, bouncer: OwnPgBouncer, redis_url: str) -> d
             "DB_TRANSACTION_POOLER": "true",
             "DB_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+            # A Fernet key: production seals webhook secrets with it (and refuses to start
+            # without one).
+            "WEBHOOK_SECRET_KEY": generate_key(),
             "JWT_ACCESS_TOKEN_MINUTES": "120",
             "RATELIMIT_STORAGE_URI": redis_url,
             "RATELIMIT_KEY_PREFIX": f"cluster-{uuid.uuid4().hex[:8]}",
