@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
+from procrastinate import SyncPsycopgConnector
+from procrastinate.jobs import JobDeferrer
+from procrastinate.manager import JobManager
 from sqlalchemy import insert, select, text
 
 from app import jobs
@@ -124,8 +127,16 @@ def queue_events(
     return [row["id"] for row in rows]
 
 
+# The session's connection is a sync psycopg one. The App's own connector takes it only
+# while unopened: in a worker (the App opened on an async pool) it would run the insert
+# through an async cursor and fail, so the reminders' events could never be queued there.
+# A sync connector that is never opened inserts on the given connection alone.
+_ON_SESSION = JobManager(SyncPsycopgConnector())
+
+
 def _defer_deliveries(event_ids: list[uuid.UUID]) -> None:
     """The delivery jobs, inserted on the session's own connection: they commit with it."""
     connection = db.session.connection().connection.driver_connection
     arguments: list[dict[str, Any]] = [{"event_id": str(event_id)} for event_id in event_ids]
-    jobs.queue.configure_task(DELIVER_EVENT, connection=connection).batch_defer(*arguments)
+    configured = jobs.queue.configure_task(DELIVER_EVENT, connection=connection)
+    JobDeferrer(_ON_SESSION, configured.job, connection).batch_defer(*arguments)
