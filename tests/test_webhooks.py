@@ -253,7 +253,9 @@ class TestOutbox:
                 text(
                     "SELECT args->>'event_id' FROM procrastinate_jobs"
                     " WHERE task_name = 'webhooks:deliver_event'"
-                )
+                    " AND args->>'event_id' = ANY(:ids)"
+                ),
+                {"ids": rows},
             )
             .scalars()
             .all()

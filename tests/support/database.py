@@ -33,6 +33,10 @@ def wipe_schema(url: str) -> None:
 
 
 def truncate_all(url: str) -> None:
-    """Remove what a test that really commits left behind (users cascade to the rest)."""
+    """Remove what a test that really commits left behind (users cascade to the rest; the job
+    queue's jobs and the outbox's staging rows are no user's)."""
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        conn.execute("TRUNCATE users CASCADE")
+        conn.execute(
+            "TRUNCATE users, procrastinate_jobs, procrastinate_periodic_defers, event_staging"
+            " CASCADE"
+        )
