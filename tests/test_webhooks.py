@@ -470,3 +470,24 @@ class TestReminders:
             == datetime.fromisoformat("2026-12-01T08:30:00+00:00") + shift
         )
         assert data["reminded_at"] is None
+
+
+class TestImmediateReminders:
+    def _jobs(self, user) -> int:
+        return db.session.execute(
+            text(
+                "SELECT count(*) FROM procrastinate_jobs"
+                " WHERE task_name = 'webhooks:fire_user_reminders' AND args->>'user_id' = :u"
+            ),
+            {"u": user.id},
+        ).scalar()
+
+    def test_a_remind_at_already_past_queues_the_users_reminders_at_once(self, client, user):
+        _hook(client, user, events=["task.reminder"])
+        tasks = Tasks(client, user)
+        tasks.create(remind_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+        assert self._jobs(user) == 0  # the periodic job will see to it
+        task = tasks.create(remind_at=(datetime.now(UTC) - timedelta(seconds=1)).isoformat())
+        assert self._jobs(user) == 1
+        tasks.request("PATCH", f"/{task['id']}/complete", json={"is_completed": True})
+        assert self._jobs(user) == 1  # a completed task's reminder is not due

@@ -72,6 +72,16 @@ def fire_reminders(timestamp: int) -> None:
         reminders.fire_due()
 
 
+@blueprint.task(name="fire_user_reminders")
+def fire_user_reminders(user_id: str) -> None:
+    """At once: a write set a remind_at already past (app/webhooks/outbox.py)."""
+    from app.jobs import flask_context
+    from app.webhooks import reminders
+
+    with flask_context():
+        reminders.fire_due_for(uuid.UUID(user_id))
+
+
 @blueprint.periodic(cron="*/5 * * * *")
 @blueprint.task(name="tidy", queueing_lock="tidy", pass_context=True)
 async def tidy(context: JobContext, timestamp: int) -> None:

@@ -29,12 +29,20 @@ from app.webhooks import metrics, renderers
 from app.webhooks.events import subscribed
 
 DELIVER_EVENT = "webhooks:deliver_event"
+FIRE_USER_REMINDERS = "webhooks:fire_user_reminders"
 
 # This transaction's staged rows, taken out as they are read: nobody else ever sees them.
 TAKE_STAGED = text(
     "DELETE FROM event_staging WHERE xact = pg_current_xact_id()"
     " RETURNING id, user_id, kind, object_id, op"
 )
+
+
+# The session's connection is a sync psycopg one. The App's own connector takes it only
+# while unopened: in a worker (the App opened on an async pool) it would run the insert
+# through an async cursor and fail, so the reminders' events could never be queued there.
+# A sync connector that is never opened inserts on the given connection alone.
+_ON_SESSION = JobManager(SyncPsycopgConnector())
 
 
 def publish() -> None:
@@ -46,7 +54,31 @@ def publish() -> None:
     for row in sorted(staged, key=lambda row: row.id):
         by_user[row.user_id].append(row)
     for user_id, rows in by_user.items():
-        queue_events(user_id, _events_of(user_id, rows))
+        events = _events_of(user_id, rows)
+        queue_events(user_id, events)
+        if any(_reminder_due(event_type, data) for event_type, data in events):
+            _defer_reminders(user_id)
+
+
+def _reminder_due(event_type: str, data: Any) -> bool:
+    """A task written with a remind_at already past (and not fired, still pending): its
+    reminder fires at once, not at the periodic job's next tick."""
+    if not event_type.startswith("task.") or event_type == "task.deleted":
+        return False
+    remind_at = data.get("remind_at")
+    return (
+        remind_at is not None
+        and data.get("reminded_at") is None
+        and not data.get("is_completed")
+        and remind_at <= datetime.now(UTC)
+    )
+
+
+def _defer_reminders(user_id: uuid.UUID) -> None:
+    """The user's due reminders, fired by a worker as soon as this transaction commits."""
+    connection = db.session.connection().connection.driver_connection
+    configured = jobs.queue.configure_task(FIRE_USER_REMINDERS, connection=connection)
+    JobDeferrer(_ON_SESSION, configured.job, connection).defer(user_id=str(user_id))
 
 
 def _net_operation(operations: list[str]) -> str | None:
@@ -125,13 +157,6 @@ def queue_events(
         for row in rows:
             metrics.queued(row["type"], 1)
     return [row["id"] for row in rows]
-
-
-# The session's connection is a sync psycopg one. The App's own connector takes it only
-# while unopened: in a worker (the App opened on an async pool) it would run the insert
-# through an async cursor and fail, so the reminders' events could never be queued there.
-# A sync connector that is never opened inserts on the given connection alone.
-_ON_SESSION = JobManager(SyncPsycopgConnector())
 
 
 def _defer_deliveries(event_ids: list[uuid.UUID]) -> None:

@@ -53,6 +53,11 @@ def fire_due() -> int:
             return fired
 
 
+def fire_due_for(user_id: uuid.UUID) -> int:
+    """Fire one user's due reminders now; how many fired."""
+    return _fire_for(user_id, datetime.now(UTC))
+
+
 def _fire_for(user_id: uuid.UUID, now: datetime) -> int:
     lock_user(user_id)
     db.session.execute(QUIET)
