@@ -46,7 +46,10 @@ class Webhooks(MethodView):
     @errors(blp, 403, auth=True)
     @blp.doc(operationId="listWebhooks")
     def get(self, user_id: uuid.UUID) -> dict:
-        """List the user's webhooks, oldest first (without their secrets)."""
+        """List the user's webhooks, oldest first.
+
+        Secrets are never listed: each was shown once, in its creation's answer.
+        """
         webhooks = service.list_webhooks(user_id=user_id)
         return {"data": webhooks, "meta": {"count": len(webhooks)}}
 
@@ -72,7 +75,11 @@ class WebhookById(MethodView):
     @errors(blp, 403, 404, auth=True)
     @blp.doc(operationId="getWebhook")
     def get(self, user_id: uuid.UUID, webhook_id: uuid.UUID) -> dict:
-        """Get one webhook, with why it is disabled if it is."""
+        """Get one webhook.
+
+        `active` is false once the service disabled it (a 410 Gone, or 50 events in a row that
+        spent their retries); `disabled_reason` says which.
+        """
         return {"data": service.get_webhook(user_id=user_id, webhook_id=webhook_id)}
 
     @blp.arguments(WebhookPatchSchema)
@@ -91,7 +98,10 @@ class WebhookById(MethodView):
     @errors(blp, 403, 404, auth=True)
     @blp.doc(operationId="deleteWebhook")
     def delete(self, user_id: uuid.UUID, webhook_id: uuid.UUID) -> None:
-        """Delete the webhook, its pending events and its delivery log."""
+        """Delete the webhook.
+
+        Its pending events and its delivery log go with it: nothing more is sent.
+        """
         service.delete_webhook(user_id=user_id, webhook_id=webhook_id)
 
 
@@ -115,6 +125,10 @@ class WebhookDeliveries(MethodView):
     @errors(blp, 403, 404, auth=True)
     @blp.doc(operationId="listWebhookDeliveries")
     def get(self, user_id: uuid.UUID, webhook_id: uuid.UUID) -> dict:
-        """Its latest 100 delivery attempts, newest first."""
+        """List the webhook's latest 100 delivery attempts, newest first.
+
+        Each attempt: the event (`event_id` is the `webhook-id` header), its number, the
+        receiver's status (null when no answer came, with `error` saying why) and duration.
+        """
         deliveries = service.list_deliveries(user_id=user_id, webhook_id=webhook_id)
         return {"data": deliveries, "meta": {"count": len(deliveries)}}
