@@ -1,4 +1,5 @@
-"""No route lets one user read, change or even detect another user's tasks and tags."""
+"""No route lets one user read, change or even detect another user's tasks, tags, lists or
+webhooks."""
 
 from __future__ import annotations
 
@@ -28,12 +29,24 @@ TASK_ROUTES = [
     ("PATCH", "/lists/{list}", {"name": "intruder"}),
     ("DELETE", "/lists/{list}", None),
     ("GET", "/changes", None),
+    ("POST", "/tasks/batch", {"operations": [{"op": "create", "data": {"title": "intruder"}}]}),
+    ("GET", "/webhooks", None),
+    ("POST", "/webhooks", {"url": "http://127.0.0.1:9/intruder", "events": ["*"]}),
+    ("GET", "/webhooks/{webhook}", None),
+    ("PATCH", "/webhooks/{webhook}", {"description": "intruder"}),
+    ("DELETE", "/webhooks/{webhook}", None),
+    ("POST", "/webhooks/{webhook}/ping", None),
+    ("GET", "/webhooks/{webhook}/deliveries", None),
 ]
+# Path ids of nothing anybody has.
+MISSING = {"task": uuid.uuid4(), "tag": uuid.uuid4(), "list": uuid.uuid4(), "webhook": uuid.uuid4()}
 
 
 @pytest.fixture
-def victim(auth, client):
-    """A user with a list holding a task carrying a tag (and a subtask of it), and their ids."""
+def victim(app, auth, client, monkeypatch):
+    """A user with a list holding a task carrying a tag (and a subtask of it), and a webhook;
+    and their ids."""
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOWED_HOSTS", ["127.0.0.1"])
     account = auth.register()
     created = client.post(
         f"/api/{account.id}/lists", json={"name": "Secret"}, headers=account.headers
@@ -42,7 +55,18 @@ def victim(auth, client):
     task = Tasks(client, account).create(title="secret", tags=["private"], list_id=list_id)
     Tasks(client, account).create(title="secret subtask", parent_id=task["id"])
     tags = client.get(f"/api/{account.id}/tags", headers=account.headers).get_json()["data"]
-    return {"account": account, "task": task["id"], "tag": tags[0]["id"], "list": list_id}
+    hook = client.post(
+        f"/api/{account.id}/webhooks",
+        json={"url": "http://127.0.0.1:9/secret", "events": ["*"], "description": "secret"},
+        headers=account.headers,
+    ).get_json()["data"]
+    return {
+        "account": account,
+        "task": task["id"],
+        "tag": tags[0]["id"],
+        "list": list_id,
+        "webhook": hook["id"],
+    }
 
 
 @pytest.fixture
@@ -60,6 +84,8 @@ def unchanged(client, victim) -> None:
     assert [t["name"] for t in tags] == ["private"]
     lists = client.get(f"/api/{account.id}/lists", headers=account.headers).get_json()["data"]
     assert [(item["name"], item["task_count"]) for item in lists] == [("Secret", 2)]
+    hooks = client.get(f"/api/{account.id}/webhooks", headers=account.headers).get_json()["data"]
+    assert [(hook["description"], hook["active"]) for hook in hooks] == [("secret", True)]
 
 
 @pytest.mark.parametrize(("method", "route", "body"), TASK_ROUTES)
@@ -76,9 +102,7 @@ def test_the_victims_ids_under_the_own_path_are_404(client, victim, intruder, me
     path = f"/api/{intruder.id}" + route.format(**victim)
     response = client.open(path, method=method, json=body, headers=intruder.headers)
     problem = assert_problem(response, 404, "not_found")
-    missing = f"/api/{intruder.id}" + route.format(
-        task=uuid.uuid4(), tag=uuid.uuid4(), list=uuid.uuid4()
-    )
+    missing = f"/api/{intruder.id}" + route.format(**MISSING)
     other = client.open(missing, method=method, json=body, headers=intruder.headers).get_json()
     assert problem["detail"] == other["detail"]
     unchanged(client, victim)
@@ -115,9 +139,7 @@ def test_a_cursor_replays_nothing_of_another_user(client, victim, intruder):
 
 @pytest.mark.parametrize(("method", "route", "body"), TASK_ROUTES)
 def test_every_route_needs_a_token(client, method, route, body):
-    path = f"/api/{uuid.uuid4()}" + route.format(
-        task=uuid.uuid4(), tag=uuid.uuid4(), list=uuid.uuid4()
-    )
+    path = f"/api/{uuid.uuid4()}" + route.format(**MISSING)
     assert_problem(client.open(path, method=method, json=body), 401, "unauthorized")
 
 
