@@ -85,7 +85,7 @@ TARGETS = {
 }
 WEBHOOK_WRITE_RUNS = (
     ("writes_workers_stopped", "no worker"),
-    ("writes_workers_running", "2 workers"),
+    ("writes_workers_running", "2 workers delivering"),
 )
 # One per run: the web and the webhook workers must open each other's sealed secrets.
 WEBHOOK_SECRET_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
@@ -995,6 +995,8 @@ def table(results: Results, checks: list[dict[str, Any]], header: str) -> str:
         pair = hooks[key]
         for side in ("without", "with"):
             r = pair[side]
+            cpu = sum(r["cpu_ms_per_request"].values())
+            note = f"{r['vs_ready']:.2f}x ready" if side == "without" else f"{pair['ratio']}x w/o"
             lines.append(
                 table_line(
                     "webhooks",
@@ -1004,7 +1006,7 @@ def table(results: Results, checks: list[dict[str, Any]], header: str) -> str:
                     r["p95_ms"],
                     r["p99_ms"],
                     r["non_2xx"] + r["socket_errors"],
-                    f"{r['vs_ready']:.2f}x ready" if side == "without" else f"{pair['ratio']}x w/o",
+                    f"{note}, CPU {cpu:.0f} ms",
                 )
             )
     lines.append(rule)
@@ -1073,7 +1075,11 @@ def main() -> int:
         f"time; sends late by p99 {realistic['late_ms']:.1f} ms, generator CPU "
         f"{realistic['cpu_seconds']:.1f} s\n"
         f"server: APP_ENV=production, rate limits off, LOG_LEVEL=WARNING (no per-request access "
-        f"log), access tokens 120 min; load generators share the 2 cores"
+        f"log), access tokens 120 min; load generators share the 2 cores\n"
+        f"webhooks: {results.webhooks['hooked_users']} users with a webhook vs as many without "
+        f"(wrk create, -c{settings.connections}); 2 workers (flask worker run) on the same "
+        f"cores; latency from the client's 201 to the arrival at a receiver process; CPU: "
+        f"gunicorn + PostgreSQL + workers per create"
     )
     output = table(results, checks, header)
     print()
