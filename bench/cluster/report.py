@@ -74,6 +74,14 @@ def table(report: dict[str, Any]) -> list[str]:
         f"{lost.get('tasks_missing_from_the_change_feed', 0)} written tasks missing from the "
         "change feed",
     ]
+    hooks = report["webhooks"]
+    if hooks.get("holds") is not None:
+        lines.append(
+            f"webhooks   {hooks['events']:,} events, {hooks['missing']} never delivered, "
+            f"{hooks['delivered_more_than_once']} delivered again, "
+            f"{hooks['ids_with_two_payloads']} ids with two payloads; killed mid-delivery: "
+            f"{hooks['killed']}; stalled jobs requeued {hooks['stalled_jobs_requeued']}"
+        )
     for when in ("before", "after"):
         checks = report["checks"][when]
         rate = checks["rate_limit"]
@@ -180,6 +188,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"**{lost['changes_lost']} lost**; written tasks missing from the change feed: "
         f"**{lost.get('tasks_missing_from_the_change_feed', 0)}** |",
     ]
+    hooks = report["webhooks"]
+    if hooks.get("holds") is not None:
+        out.append(
+            f"| webhooks | {hooks['events']:,} events recorded: **{hooks['missing']} never "
+            f"delivered**, {hooks['delivered_more_than_once']} delivered again, "
+            f"**{hooks['ids_with_two_payloads']} `webhook-id`s with two payloads**; one worker "
+            f"SIGKILLed while the receiver held its delivery open ({hooks['killed']}), started "
+            f"again; {hooks['stalled_jobs_requeued']} stalled jobs requeued |"
+        )
     for when in ("before", "after"):
         checks = report["checks"][when]
         rate, logout = checks["rate_limit"], checks["logout"]

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import psutil
 import psycopg
 
 from app.webhooks.secrets import generate_key
+from bench import sync
 from bench.cluster import checks
 from bench.cluster.analysis import Phase, Window, answers, classify, latency_by_phase
 from bench.cluster.parts import HAProxy, Instance, Postgres, Redis, executable
@@ -46,7 +47,7 @@ class Schedule:
     settle: float  # after the restart: it boots, HAProxy sees it up, then steady again
     pgbouncer: float  # from the PgBouncer restart on (its latency phase)
     redis_down: float  # Redis stopped
-    worker_kill: float  # from the SIGKILL of a webhook worker on (0 until they exist)
+    worker_kill: float  # from the SIGKILL of a webhook worker on
     tail: float  # steady, to the end
 
     @property
@@ -55,10 +56,10 @@ class Schedule:
 
 
 SMOKE = Schedule(
-    steady=8, instance_down=6, settle=12, pgbouncer=8, redis_down=6, worker_kill=0, tail=6
+    steady=8, instance_down=6, settle=12, pgbouncer=8, redis_down=6, worker_kill=6, tail=6
 )
 FULL = Schedule(
-    steady=30, instance_down=20, settle=20, pgbouncer=20, redis_down=20, worker_kill=0, tail=20
+    steady=30, instance_down=20, settle=20, pgbouncer=20, redis_down=20, worker_kill=15, tail=20
 )
 
 
@@ -259,6 +260,9 @@ class Run:
         logged = log_in(haproxy.base, emails)
         tokens = DATA / "tokens.txt"
         users = bench_users(direct_url, logged, emails)
+        # The preflight (and the mix) sync from each user's latest token, as bench/run.py does.
+        latest = sync.since_tokens(haproxy.base, [(u.id, u.token) for u in users])
+        users = [replace(u, since=latest[u.id]) for u in users]
         write_tokens(tokens, users)
         preflight(haproxy.base, users[0])
         direct = {i.name: i.base for i in instances}
