@@ -7,7 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 
 from app.extensions import db
 from app.models import Webhook
@@ -491,3 +492,36 @@ class TestImmediateReminders:
         assert self._jobs(user) == 1
         tasks.request("PATCH", f"/{task['id']}/complete", json={"is_completed": True})
         assert self._jobs(user) == 1  # a completed task's reminder is not due
+
+
+class TestCost:
+    """What the outbox adds to a write, in statements: taking the staged rows and the events'
+    INSERT (the webhooks come with the user's lock, the task with the answer; the jobs'
+    INSERT runs on the driver's connection, under SQLAlchemy, so it is not counted here)."""
+
+    @pytest.fixture
+    def statements(self):
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                seen.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", record)
+        yield seen
+        event.remove(Engine, "before_cursor_execute", record)
+
+    def _create_costs(self, client, user, statements) -> list[str]:
+        statements.clear()
+        Tasks(client, user).create(title="counted")
+        return list(statements)
+
+    def test_a_watched_users_create_costs_two_statements_more(
+        self, client, user, auth, statements
+    ):
+        plain = self._create_costs(client, user, statements)
+        watcher = auth.register()
+        _hook(client, watcher)
+        watched = self._create_costs(client, watcher, statements)
+        assert len(watched) - len(plain) == 2, watched
+        assert not any("FROM tasks" in sql for sql in watched[len(plain) - 1 :]), watched

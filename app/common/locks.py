@@ -11,13 +11,16 @@ from app.extensions import db
 
 # The next number of the user's change sequence (migration 5b8e1f3a7c20): an upsert of the
 # user's counters row, which locks that row (FOR NO KEY UPDATE: the foreign-key checks of rows
-# inserted for the user are not blocked) until the transaction ends. The same round trip says
-# whether the user has an active webhook: only then has the transaction's end events to
-# publish (app/webhooks/outbox.py).
+# inserted for the user are not blocked) until the transaction ends. The same round trip
+# brings the user's active webhooks ([id, events] pairs, null when none): only with one has
+# the transaction's end events to publish (app/webhooks/outbox.py), and it need not ask again.
 LOCK_USER = text(
-    "SELECT change_seq_of(:user_id),"
-    " EXISTS (SELECT FROM webhooks WHERE user_id = :user_id AND active)"
+    "SELECT change_seq_of(:user_id), (SELECT json_agg(json_build_array(id, events))"
+    " FROM webhooks WHERE user_id = :user_id AND active)"
 )
+# What a transaction knows of a user's webhooks: none (None), these (the list), or that they
+# changed and must be read again.
+CHANGED = "changed"
 
 
 def lock_user(user_id: uuid.UUID) -> None:
@@ -32,17 +35,22 @@ def lock_user(user_id: uuid.UUID) -> None:
     """
     locked = transaction_memo("locked_users")
     if user_id not in locked:
-        _, watched = db.session.execute(LOCK_USER, {"user_id": user_id}).one()
-        locked[user_id] = watched
+        _, webhooks = db.session.execute(LOCK_USER, {"user_id": user_id}).one()
+        locked[user_id] = webhooks
 
 
 def watch_user(user_id: uuid.UUID) -> None:
-    """The user has an active webhook from now on in this transaction (one was created or
-    re-enabled): its writes' events are published at the end."""
+    """The user's webhooks changed in this transaction (one was created or re-enabled): its
+    writes' events are published at the end, to the webhooks read again then."""
     lock_user(user_id)
-    transaction_memo("locked_users")[user_id] = True
+    transaction_memo("locked_users")[user_id] = CHANGED
 
 
-def watched_users() -> list[uuid.UUID]:
-    """The users this transaction locked who have an active webhook."""
-    return [user_id for user_id, watched in transaction_memo("locked_users").items() if watched]
+def watched_users() -> dict[uuid.UUID, list | None]:
+    """The users this transaction locked who have an active webhook, each with its webhooks'
+    [id, events] pairs as the lock read them (None: read them again)."""
+    return {
+        user_id: None if webhooks == CHANGED else webhooks
+        for user_id, webhooks in transaction_memo("locked_users").items()
+        if webhooks is not None
+    }

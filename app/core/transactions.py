@@ -44,7 +44,7 @@ def finish(response: Response) -> Response:
     try:
         if response.status_code < 400:
             for hook in current_app.extensions[BEFORE_COMMIT]:
-                hook()
+                hook(response)
         if idempotency.recorded(response):
             idempotency.record(response)
         db.session.commit()
@@ -62,10 +62,10 @@ def finish(response: Response) -> Response:
 BEFORE_COMMIT = "before_commit"
 
 
-def init_transactions(app: Flask, before_commit: list[Callable[[], None]]) -> None:
+def init_transactions(app: Flask, before_commit: list[Callable[[Response], None]]) -> None:
     """Call last in create_app: Flask runs after-request hooks in reverse order of
     registration, so the commit runs first and the others see (and decorate) the answer it
-    decided. `before_commit` runs in a successful write's transaction, just before its commit
-    (the webhooks' outbox writes the transaction's events there)."""
+    decided. `before_commit` runs in a successful write's transaction, just before its commit,
+    with the answer (the webhooks' outbox writes the transaction's events there)."""
     app.extensions[BEFORE_COMMIT] = before_commit
     app.after_request(finish)

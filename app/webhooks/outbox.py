@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app
 from procrastinate import SyncPsycopgConnector
 from procrastinate.jobs import JobDeferrer
 from procrastinate.manager import JobManager
@@ -45,17 +45,19 @@ TAKE_STAGED = text(
 _ON_SESSION = JobManager(SyncPsycopgConnector())
 
 
-def publish() -> None:
+def publish(response: Response) -> None:
     """Turn this transaction's staged changes into events (call just before the commit)."""
-    if not watched_users():
+    watched = watched_users()
+    if not watched:
         return
     staged = db.session.execute(TAKE_STAGED).all()
     by_user: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in sorted(staged, key=lambda row: row.id):
         by_user[row.user_id].append(row)
+    answered = renderers.answered(response)
     for user_id, rows in by_user.items():
-        events = _events_of(user_id, rows)
-        queue_events(user_id, events)
+        events = _events_of(user_id, rows, answered)
+        queue_events(user_id, events, webhooks=watched.get(user_id))
         if any(_reminder_due(event_type, data) for event_type, data in events):
             _defer_reminders(user_id)
 
@@ -66,6 +68,8 @@ def _reminder_due(event_type: str, data: Any) -> bool:
     if not event_type.startswith("task.") or event_type == "task.deleted":
         return False
     remind_at = data.get("remind_at")
+    if isinstance(remind_at, str):  # as the answer wrote it
+        remind_at = datetime.fromisoformat(remind_at)
     return (
         remind_at is not None
         and data.get("reminded_at") is None
@@ -93,17 +97,24 @@ def _net_operation(operations: list[str]) -> str | None:
     return flips[-1] if flips else "updated"
 
 
-def _events_of(user_id: uuid.UUID, rows: list[Any]) -> list[tuple[str, Any]]:
-    """(type, data) of every object the rows name, in the order they were first changed."""
+def _events_of(
+    user_id: uuid.UUID, rows: list[Any], answered: dict[tuple[str, uuid.UUID], Any]
+) -> list[tuple[str, Any]]:
+    """(type, data) of every object the rows name, in the order they were first changed; an
+    object the request's answer already holds is taken from it, the others are read."""
     operations: dict[tuple[str, uuid.UUID], list[str]] = {}
     for row in rows:
         operations.setdefault((row.kind, row.object_id), []).append(row.op)
     net = {key: _net_operation(ops) for key, ops in operations.items()}
     wanted: dict[str, list[uuid.UUID]] = defaultdict(list)
     for (kind, object_id), operation in net.items():
-        if operation not in (None, "deleted"):
+        if operation not in (None, "deleted") and (kind, object_id) not in answered:
             wanted[kind].append(object_id)
-    views = {kind: renderers.render(kind, user_id, ids) for kind, ids in wanted.items()}
+    views: dict[str, dict[uuid.UUID, Any]] = defaultdict(dict)
+    for (kind, object_id), data in answered.items():
+        views[kind][object_id] = data
+    for kind, ids in wanted.items():
+        views[kind].update(renderers.render(kind, user_id, ids))
     events: list[tuple[str, Any]] = []
     for (kind, object_id), operation in net.items():
         if operation is None:
@@ -120,22 +131,29 @@ def queue_events(
     events: list[tuple[str, Any]],
     *,
     webhook_id: uuid.UUID | None = None,
+    webhooks: list | None = None,
     extra: dict[str, Any] | None = None,
 ) -> list[uuid.UUID]:
     """One event row per (event, active subscribed webhook of the user, or the one named),
-    with its delivery job deferred in this transaction; the ids of the events written."""
+    with its delivery job deferred in this transaction; the ids of the events written.
+    `webhooks`: the user's active ones as [id, events] pairs, when the caller read them."""
     if not events:
         return []
-    hooks = select(Webhook.id, Webhook.events).where(
-        Webhook.user_id == user_id, Webhook.active.is_(True)
-    )
-    if webhook_id is not None:
-        hooks = hooks.where(Webhook.id == webhook_id)
-    webhooks = db.session.execute(hooks).all()
+    if webhooks is None:
+        hooks = select(Webhook.id, Webhook.events).where(
+            Webhook.user_id == user_id, Webhook.active.is_(True)
+        )
+        if webhook_id is not None:
+            hooks = hooks.where(Webhook.id == webhook_id)
+        webhooks = [list(row) for row in db.session.execute(hooks)]
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for event_type, data in events:
-        targets = [hook.id for hook in webhooks if subscribed(hook.events, event_type)]
+        targets = [
+            hook_id if isinstance(hook_id, uuid.UUID) else uuid.UUID(hook_id)
+            for hook_id, subscriptions in webhooks
+            if subscribed(subscriptions, event_type)
+        ]
         if not targets:
             continue
         body = current_app.json.dumps(
