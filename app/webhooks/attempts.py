@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select, text, update
 
 from app.extensions import db
 from app.models import Webhook, WebhookDelivery, WebhookEvent
@@ -70,22 +70,35 @@ def _record(
     failed_before: int,
     result: delivery.Attempt,
 ) -> bool:
-    """Log the attempt and settle what it decides, in one transaction (the webhook's row
-    locked, so that two workers' outcomes count in a row correctly); True to retry."""
-    # populate_existing: the session keeps what attempt() loaded before the network call
-    # (expire_on_commit is off), and a count in a row read from that stale copy would lose
-    # the other workers' outcomes; the locked row is what counts.
-    webhook = db.session.scalar(
-        select(Webhook)
-        .where(Webhook.id == webhook_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    event = db.session.get(WebhookEvent, event_id, populate_existing=True)
-    if webhook is None or event is None:
+    """Log the attempt and settle what it decides, in one transaction; True to retry.
+
+    Each change is one atomic UPDATE, with no row read and locked first: two workers'
+    outcomes still count in a row correctly (each adds to or resets the stored count), and
+    no lock on the webhook's row is held that the outbox's inserts of its events (their
+    foreign key) would wait for.
+    """
+    number = failed_before + 1
+    retry = False
+    state: str | None
+    if result.succeeded:
+        state = "delivered"
+    elif result.gone or failed_before >= len(current_schedule()):
+        state = "failed"
+    else:
+        state, retry = None, True
+    settled = db.session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id, WebhookEvent.state == "pending")
+        .values(
+            attempts=number,
+            state=state or WebhookEvent.state,
+            finished_at=func.now() if state else None,
+        )
+        .returning(WebhookEvent.id)
+    ).first()
+    if settled is None:  # its webhook was deleted meanwhile, or another run settled it
         db.session.rollback()
         return False
-    number = failed_before + 1
     db.session.add(
         WebhookDelivery(
             webhook_id=webhook_id,
@@ -97,21 +110,14 @@ def _record(
             duration_ms=result.duration_ms,
         )
     )
-    event.attempts = number
-    retry = False
     if result.succeeded:
-        _settle(event, "delivered")
-        webhook.exhausted_in_a_row = 0
+        db.session.execute(RESET_EXHAUSTED, {"id": webhook_id})
     elif result.gone:
-        _settle(event, "failed")
-        _disable(webhook, "The receiver answered 410 Gone.")
-    elif failed_before < len(current_schedule()):
-        retry = True
-    else:
-        _settle(event, "failed")
-        webhook.exhausted_in_a_row += 1
-        if webhook.exhausted_in_a_row >= EXHAUSTED_LIMIT:
-            _disable(webhook, f"{EXHAUSTED_LIMIT} events in a row failed after every retry.")
+        _disable(webhook_id, "The receiver answered 410 Gone.")
+    elif not retry:
+        exhausted = db.session.execute(COUNT_EXHAUSTED, {"id": webhook_id}).scalar()
+        if exhausted is not None and exhausted >= EXHAUSTED_LIMIT:
+            _disable(webhook_id, f"{EXHAUSTED_LIMIT} events in a row failed after every retry.")
     db.session.commit()
     metrics.attempted(event_type, result, retried=number > 1, will_retry=retry)
     log.info(
@@ -130,14 +136,27 @@ def _record(
     return retry
 
 
+# A success resets the count of events in a row that spent their retries (no write when it is
+# 0 already, the usual case); one more such event adds one and says how many now.
+RESET_EXHAUSTED = text(
+    "UPDATE webhooks SET exhausted_in_a_row = 0 WHERE id = :id AND exhausted_in_a_row <> 0"
+)
+COUNT_EXHAUSTED = text(
+    "UPDATE webhooks SET exhausted_in_a_row = exhausted_in_a_row + 1 WHERE id = :id"
+    " RETURNING exhausted_in_a_row"
+)
+DISABLE = text(
+    "UPDATE webhooks SET active = false, disabled_reason = :reason, updated_at = now()"
+    " WHERE id = :id AND active"
+)
+
+
 def _settle(event: WebhookEvent, state: str) -> None:
     event.state = state
     event.finished_at = datetime.now(UTC)
 
 
-def _disable(webhook: Webhook, reason: str) -> None:
+def _disable(webhook_id: uuid.UUID, reason: str) -> None:
     """Nothing more is sent to it until a PATCH with `active: true`."""
-    webhook.active = False
-    webhook.disabled_reason = reason
-    webhook.updated_at = datetime.now(UTC)
-    log.warning("webhook disabled", extra={"webhook_id": str(webhook.id), "reason": reason})
+    db.session.execute(DISABLE, {"id": webhook_id, "reason": reason})
+    log.warning("webhook disabled", extra={"webhook_id": str(webhook_id), "reason": reason})
