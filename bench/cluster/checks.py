@@ -96,7 +96,8 @@ def nothing_lost(events: list[list[Any]], database_url: str, marker: str) -> dic
     stored task's history: its ETag is that of a version up to the stored one (versions count
     every change of a task, one by one). And every acknowledged write is in the change feed:
     its task has a `changes` row numbered by the write (seq > 0: not the migration's backfill),
-    which is what a client's `GET /changes` pages through."""
+    which is what a client's `GET /changes` pages through (an update that changed nothing is
+    no change: only tasks whose version moved, and created ones, are expected)."""
     acknowledged: dict[str, str] = {}
     changes: list[tuple[str, str]] = []
     for event in events:
@@ -119,7 +120,10 @@ def nothing_lost(events: list[list[Any]], database_url: str, marker: str) -> dic
                 "SELECT id::text, version FROM tasks WHERE id = ANY(%s::uuid[])", (ids,)
             ).fetchall()
         )
-        written = sorted(set(ids) | set(acknowledged.values()))
+        # A create always changes something; an update or completion that changed nothing
+        # (the values it already had) is no change, and its task's version stays at 1.
+        changed = {task_id for task_id in ids if versions.get(task_id, 1) > 1}
+        written = sorted(changed | set(acknowledged.values()))
         in_feed = {
             row[0]
             for row in conn.execute(
