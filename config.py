@@ -49,7 +49,6 @@ def load_config(overrides: dict | None = None) -> dict:
         "DB_CONNECT_TIMEOUT": _int("DB_CONNECT_TIMEOUT", 3),
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 5000),
         "DB_TRANSACTION_POOLER": env_bool("DB_TRANSACTION_POOLER", False),
-        "DB_PRE_PING": env_bool("DB_PRE_PING", True),
         "JWT_SECRET_KEY": os.environ.get("JWT_SECRET_KEY", ""),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=access_minutes),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=refresh_days),

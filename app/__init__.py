@@ -138,10 +138,7 @@ def _engine_options(app: Flask) -> dict:
             " -c plan_cache_mode=force_generic_plan"
         )
     return {
-        # Off (DB_PRE_PING=false): no round trip at checkout; a connection found dead by the
-        # first statement of a transaction is replaced and that statement run again once
-        # (app/core/database.RequestSession), the optimistic way SQLAlchemy documents.
-        "pool_pre_ping": app.config["DB_PRE_PING"],
+        "pool_pre_ping": True,
         "pool_size": app.config["DB_POOL_SIZE"],
         "max_overflow": app.config["DB_MAX_OVERFLOW"],
         "pool_timeout": 5,

@@ -577,7 +577,7 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
     wrk = ensure_wrk()
     DATA.mkdir(exist_ok=True)
     RESULTS.mkdir(exist_ok=True)
-    info: dict[str, Any] = {"pre_ping": os.environ.get("DB_PRE_PING", "true (default)")}
+    info: dict[str, Any] = {}
     dataset = Dataset(settings.users, settings.tasks_per_user, heavy=settings.heavy)
     load = ensure_loaded(settings.database_url, dataset)
     info["load"] = load
@@ -1036,8 +1036,7 @@ def main() -> int:
         f"time; sends late by p99 {realistic['late_ms']:.1f} ms, generator CPU "
         f"{realistic['cpu_seconds']:.1f} s\n"
         f"server: APP_ENV=production, rate limits off, LOG_LEVEL=WARNING (no per-request access "
-        f"log), access tokens 120 min, DB_PRE_PING={info['pre_ping']}; load generators share "
-        f"the 2 cores"
+        f"log), access tokens 120 min; load generators share the 2 cores"
     )
     output = table(results, checks, header)
     print()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -10,13 +9,11 @@ from weakref import WeakKeyDictionary
 from flask import current_app, has_request_context
 from flask_sqlalchemy.session import Session
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import SessionTransaction
 
 from app.core.views import declared
 
 View = TypeVar("View", bound=Callable[..., Any])
-log = logging.getLogger(__name__)
 
 _autocommit: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
 
@@ -57,35 +54,6 @@ class RequestSession(Session):
         if isinstance(bind, Engine) and has_request_context() and request_reads_only():
             return autocommit_engine(bind)
         return bind
-
-    # The first statement of a transaction is the one that finds a connection the database
-    # closed while it sat in the pool (a restart, a serverless database dropping idle ones).
-    # Nothing of the transaction has run then, so it is run once more: SQLAlchemy has
-    # invalidated that connection and every one pooled before it, and the retry gets a new
-    # one. A later statement is never retried (its transaction's work died with the
-    # connection): that request is a 503. With DB_PRE_PING=false this replaces the ping.
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return self._retried_once_after_disconnect(super().execute, args, kwargs)
-
-    def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        return self._retried_once_after_disconnect(super().scalar, args, kwargs)
-
-    def scalars(self, *args: Any, **kwargs: Any) -> Any:
-        return self._retried_once_after_disconnect(super().scalars, args, kwargs)
-
-    def _retried_once_after_disconnect(
-        self, run: Callable[..., Any], args: tuple, kwargs: dict
-    ) -> Any:
-        if self.in_transaction():
-            return run(*args, **kwargs)
-        try:
-            return run(*args, **kwargs)
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-            log.warning("connection closed by the database: statement retried on a new one")
-            self.rollback()
-            return run(*args, **kwargs)
 
 
 @event.listens_for(RequestSession, "after_begin")
