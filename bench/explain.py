@@ -10,6 +10,10 @@ connection and PostgreSQL may then switch to the generic plan.
 
 A plan passes when it reads tasks through an index whose first column is user_id (or by
 primary key from the user's own tag), and never runs a Seq Scan on tasks, task_tags or tags.
+Then the full-text searches again, a common word and a rare one, for the users with 10,000 and
+100,000 tasks: their plans must read ix_tasks_user_id_search with the user in its Index Cond
+(the user's own entries alone, never every user's matches), and a table at the end gives their
+execution times (custom and generic plan; the page statement carries its count).
 Prints the plans; exits 1 when any plan fails.
 """
 
@@ -24,9 +28,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.load_data import bench_url, email_of
+from bench.load_data import (
+    COMMON_WORD,
+    GROWTH_SIZES,
+    HEAVY_SIZES,
+    RARE_WORD,
+    bench_url,
+    email_of,
+    growth_email,
+    heavy_email,
+)
 
 LARGE_TABLES = {"tasks", "task_tags", "tags"}
+SEARCH_INDEX = "ix_tasks_user_id_search"
 
 
 @dataclass
@@ -47,6 +61,8 @@ class Checked:
     generic_differs: bool
     problems: list[str]
     notes: list[str]
+    custom_ms: float = 0.0
+    generic_ms: float = 0.0
 
 
 def variants(list_id: uuid.UUID, parent_id: uuid.UUID) -> list[Variant]:
@@ -116,6 +132,32 @@ def variants(list_id: uuid.UUID, parent_id: uuid.UUID) -> list[Variant]:
         ),
     ]
     return found
+
+
+def search_variants() -> list[Variant]:
+    """A common word and a rare one (bench/load_data.py puts RARE_WORD in 0.1% of titles)."""
+    return [
+        Variant(f"q={COMMON_WORD} (common word)", {"q": COMMON_WORD}),
+        Variant(f"q={RARE_WORD} (rare word)", {"q": RARE_WORD}),
+    ]
+
+
+def search_index_problems(plan: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(problems, notes): a search plan must read ix_tasks_user_id_search by the user and the
+    words together (Index Cond on user_id and search), never the words alone."""
+    conditions = [
+        node.get("Index Cond", "")
+        for node in walk(plan["Plan"])
+        if node.get("Index Name") == SEARCH_INDEX
+    ]
+    if not conditions:
+        return [f"{SEARCH_INDEX} not used"], []
+    problems = [
+        f"{SEARCH_INDEX} read without the user: {cond}"
+        for cond in conditions
+        if "user_id" not in cond or "search" not in cond
+    ]
+    return problems, [f"{SEARCH_INDEX}: Index Cond {cond}" for cond in dict.fromkeys(conditions)]
 
 
 def recorder(captured: list[tuple[str, dict[str, Any]]]) -> Any:
@@ -217,11 +259,9 @@ def main() -> int:
         LOG_LEVEL="WARNING",
         RATELIMIT_ENABLED="false",
     )
-    import psycopg
-    from sqlalchemy import event, select, text
+    from sqlalchemy import select, text
 
     from app import create_app
-    from app.common.pagination import SortOrder, encode_cursor
     from app.extensions import db
     from app.models import User
     from app.tasks.service import list_tasks
@@ -262,69 +302,23 @@ def main() -> int:
             {"u": user_id},
         ).one()
         db.session.rollback()
-        for variant in variants(list_id, parent_id):
-            captured: list[tuple[str, dict[str, Any]]] = []
-            capture = recorder(captured)
-
-            cursor = None
-            order = SortOrder.parse(variant.sort)
-            filters = variant.filters
-            if variant.cursor == "next":
-                first = list_tasks(
-                    user_id=user_id, filters=filters, sort=variant.sort, limit=5, cursor=None
-                )
-                cursor = first.next_cursor
-                if cursor is None:
-                    print(f"!! {variant.name}: first page has no next cursor; explained without")
-            elif variant.cursor == "null":
-                cursor = encode_cursor(order, None, uuid.UUID(int=2**127))
+        checked += explain_variants(
+            list_tasks, user_id, variants(list_id, parent_id), first_columns
+        )
+        for size, email in [(GROWTH_SIZES[-1], growth_email(GROWTH_SIZES[-1]))] + [
+            (size, heavy_email(size)) for size in HEAVY_SIZES
+        ]:
+            heavy_id = db.session.scalar(select(User.id).where(User.email == email))
             db.session.rollback()
-            event.listen(db.engine, "before_cursor_execute", capture)
-            try:
-                list_tasks(
-                    user_id=user_id, filters=filters, sort=variant.sort, limit=50, cursor=cursor
-                )
-            finally:
-                event.remove(db.engine, "before_cursor_execute", capture)
-            db.session.rollback()
-
-            for statement, parameters in captured:
-                if "LIMIT" in statement and "FROM tasks" in statement:
-                    role = "page"  # which carries its count as a subquery
-                elif "count(*)" in statement:
-                    role = "count"
-                elif statement.lstrip().startswith("SELECT task_tags.task_id"):
-                    role = "tags of the page"
-                elif "FROM tasks" in statement:
-                    role = "page"
-                else:
-                    continue  # the pool's pre-ping
-                connection = db.session.connection()
-                raw = connection.connection.driver_connection
-                assert isinstance(raw, psycopg.Connection)
-                with raw.cursor() as cur:
-                    cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
-                    plan = one_row(cur)[0][0]
-                    cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
-                    plan_text = "\n".join(row[0] for row in cur.fetchall())
-                    generic_text, generic_plan = explain_generic(raw, statement, parameters)
-                problems, notes = judge(plan, first_columns)
-                differs = shape(plan) != shape(generic_plan)
-                generic_problems, _ = judge(generic_plan, first_columns)
-                problems += [f"generic plan: {p}" for p in generic_problems]
-                checked.append(
-                    Checked(
-                        variant.name,
-                        role,
-                        statement,
-                        plan_text,
-                        generic_text,
-                        differs,
-                        problems,
-                        notes,
-                    )
-                )
-                db.session.rollback()
+            if heavy_id is None:
+                print(f"no user {email} (the quick data has none): its searches are skipped")
+                continue
+            found = explain_variants(
+                list_tasks, heavy_id, search_variants(), first_columns, search=True
+            )
+            for item in found:
+                item.variant = f"{size:,} tasks: {item.variant}"
+            checked += found
 
     failures = 0
     for item in checked:
@@ -351,7 +345,103 @@ def main() -> int:
         print(
             f"  {problem} ({len(names)}): {', '.join(names[:4])}{' ...' if len(names) > 4 else ''}"
         )
+    searches = [item for item in checked if "tasks: q=" in item.variant]
+    if searches:
+        print("\nsearch, one page with its count (EXPLAIN ANALYZE, ms; custom plan with planning):")
+        for item in searches:
+            print(
+                f"  {item.variant:40} custom {item.custom_ms:6.2f}  generic {item.generic_ms:6.2f}"
+            )
     return 1 if failures else 0
+
+
+def explain_variants(
+    list_tasks: Any,
+    user_id: uuid.UUID,
+    found_variants: list[Variant],
+    first_columns: dict[str, tuple[str, str]],
+    *,
+    search: bool = False,
+) -> list[Checked]:
+    """Run each variant's list through the service, recording its SQL, and explain each
+    statement (custom and generic plan). With `search`, each plan must also read the search
+    index by the user (search_index_problems)."""
+    import psycopg
+    from sqlalchemy import event
+
+    from app.common.pagination import SortOrder, encode_cursor
+    from app.extensions import db
+
+    checked: list[Checked] = []
+    for variant in found_variants:
+        captured: list[tuple[str, dict[str, Any]]] = []
+        capture = recorder(captured)
+
+        cursor = None
+        order = SortOrder.parse(variant.sort)
+        filters = variant.filters
+        if variant.cursor == "next":
+            first = list_tasks(
+                user_id=user_id, filters=filters, sort=variant.sort, limit=5, cursor=None
+            )
+            cursor = first.next_cursor
+            if cursor is None:
+                print(f"!! {variant.name}: first page has no next cursor; explained without")
+        elif variant.cursor == "null":
+            cursor = encode_cursor(order, None, uuid.UUID(int=2**127))
+        db.session.rollback()
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            list_tasks(user_id=user_id, filters=filters, sort=variant.sort, limit=50, cursor=cursor)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+        db.session.rollback()
+
+        for statement, parameters in captured:
+            if "LIMIT" in statement and "FROM tasks" in statement:
+                role = "page"  # which carries its count as a subquery
+            elif "count(*)" in statement:
+                role = "count"
+            elif statement.lstrip().startswith("SELECT task_tags.task_id"):
+                role = "tags of the page"
+            elif "FROM tasks" in statement:
+                role = "page"
+            else:
+                continue  # the pool's pre-ping
+            connection = db.session.connection()
+            raw = connection.connection.driver_connection
+            assert isinstance(raw, psycopg.Connection)
+            with raw.cursor() as cur:
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
+                plan = one_row(cur)[0][0]
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+                plan_text = "\n".join(row[0] for row in cur.fetchall())
+                generic_text, generic_plan = explain_generic(raw, statement, parameters)
+            problems, notes = judge(plan, first_columns)
+            differs = shape(plan) != shape(generic_plan)
+            generic_problems, _ = judge(generic_plan, first_columns)
+            problems += [f"generic plan: {p}" for p in generic_problems]
+            if search:
+                custom_problems, index_notes = search_index_problems(plan)
+                generic_problems, generic_notes = search_index_problems(generic_plan)
+                problems += custom_problems + [f"generic plan: {p}" for p in generic_problems]
+                notes += index_notes + [f"generic plan: {n}" for n in generic_notes]
+            checked.append(
+                Checked(
+                    variant.name,
+                    role,
+                    statement,
+                    plan_text,
+                    generic_text,
+                    differs,
+                    problems,
+                    notes,
+                    custom_ms=plan["Execution Time"] + plan.get("Planning Time", 0.0),
+                    generic_ms=generic_plan["Execution Time"],
+                )
+            )
+            db.session.rollback()
+    return checked
 
 
 def explain_generic(raw: Any, statement: str, parameters: dict[str, Any]) -> tuple[str, dict]:

@@ -9,7 +9,10 @@ due date, titles and descriptions vary from a few words to a few thousand charac
 spreads over two years. Every user has 5 lists: half of the tasks are in one of them, and a
 fifth of those are subtasks of an earlier task of the same list; siblings are in generation
 order (positions from app/tasks/positions.py). Three more users hold 100, 1,000 and 10,000
-tasks, all top-level in one list, for the growth test.
+tasks, all top-level in one list, for the growth test, and one more holds 100,000 (the most a
+user may have) for the search figures (left out of the quick data: `Dataset(heavy=())`).
+Titles are drawn from a Zipf-like vocabulary, so "report" is a common word (in about 15% of the
+tasks); RARE_WORD ("zeppelin") is in the title of RARE_SHARE (0.1%) of every user's tasks.
 All of them log in with PASSWORD (one real Argon2 hash made with the app's own hasher, shared).
 
 The data is generated from a fixed seed, and a marker table (bench_dataset) records what was
@@ -36,6 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/taskapi_bench"
 PASSWORD = "bench-password-1"
 GROWTH_SIZES = (100, 1_000, 10_000)
+HEAVY_SIZES = (100_000,)  # the per-user limit (app/models/counters.LIMITS)
+COMMON_WORD = "report"
+RARE_WORD = "zeppelin"  # in no pool below: only where generate_user_tasks puts it
+RARE_SHARE = 0.001
 TAG_NAMES = (
     "work",
     "home",
@@ -58,7 +65,7 @@ TAG_COUNT_EDGES = (40, 70, 90)  # 0 tags 40%, 1 tag 30%, 2 tags 20%, 3 tags 10%
 COMPLETED_SHARE = 0.30
 DUE_SHARE = 0.50
 SEED = 20261122
-DATASET_VERSION = 2  # bump when the generator changes, so old databases are reloaded
+DATASET_VERSION = 3  # bump when the generator changes, so old databases are reloaded
 
 VERBS = (
     "call email review buy fix plan write book clean pay send prepare schedule update check "
@@ -90,14 +97,16 @@ class Dataset:
     users: int
     tasks_per_user: int
     growth: tuple[int, ...] = GROWTH_SIZES
+    heavy: tuple[int, ...] = HEAVY_SIZES
 
     def key(self) -> str:
         sizes = ",".join(map(str, self.growth))
-        return f"v{DATASET_VERSION};users={self.users};tasks={self.tasks_per_user};growth={sizes}"
+        key = f"v{DATASET_VERSION};users={self.users};tasks={self.tasks_per_user};growth={sizes}"
+        return key + (f";heavy={','.join(map(str, self.heavy))}" if self.heavy else "")
 
     @property
     def total_tasks(self) -> int:
-        return self.users * self.tasks_per_user + sum(self.growth)
+        return self.users * self.tasks_per_user + sum(self.growth) + sum(self.heavy)
 
 
 def email_of(index: int) -> str:
@@ -107,6 +116,10 @@ def email_of(index: int) -> str:
 
 def growth_email(size: int) -> str:
     return f"growth{size}@example.com"
+
+
+def heavy_email(size: int) -> str:
+    return f"heavy{size}@example.com"
 
 
 def bench_url() -> str:
@@ -261,8 +274,8 @@ def generate_user_tasks(
     link_lines: list[str],
 ) -> None:
     """Append `count` task rows (COPY text) and their task_tags rows. With one list id, every
-    task is top-level in it (the growth users); with several, half the tasks are in one of
-    them and some of those are subtasks."""
+    task is top-level in it (the growth and heavy users); with several, half the tasks are in
+    one of them and some of those are subtasks. RARE_SHARE of the titles end in RARE_WORD."""
     from app.tasks.positions import spread_keys
 
     day = 86400.0
@@ -286,10 +299,13 @@ def generate_user_tasks(
                 parent_id = rng.choice(tops[list_id])
             else:
                 tops[list_id].append(task_id)
+        title = rng.choice(content.titles)
+        if random_() < RARE_SHARE:
+            title = f"{title[:190]} {RARE_WORD}"
         row = [
             task_id,
             user_id,
-            rng.choice(content.titles),
+            title,
             copy_text(content.description()),
             "t" if completed else "f",
             stamp(created + (updated - created) * random_()) if completed else "\\N",
@@ -345,6 +361,7 @@ def load(conn: psycopg.Connection, dataset: Dataset, hashed: str) -> None:
         (new_id(rng), email_of(i), dataset.tasks_per_user) for i in range(1, dataset.users + 1)
     ]
     owners += [(new_id(rng), growth_email(size), size) for size in dataset.growth]
+    owners += [(new_id(rng), heavy_email(size), size) for size in dataset.heavy]
     user_created = datetime.fromtimestamp(now, UTC) - timedelta(days=800)
     with conn.cursor() as cur:
         with cur.copy("COPY users (id, email, name, password_hash, created_at) FROM STDIN") as cp:
@@ -359,7 +376,7 @@ def load(conn: psycopg.Connection, dataset: Dataset, hashed: str) -> None:
         list_ids: dict[str, list[str]] = {}
         with cur.copy("COPY lists (id, user_id, name, created_at, updated_at) FROM STDIN") as cp:
             for user_id, email, _ in owners:
-                names = (GROWTH_LIST,) if email.startswith("growth") else LIST_NAMES
+                names = (GROWTH_LIST,) if email.startswith(("growth", "heavy")) else LIST_NAMES
                 list_ids[user_id] = [new_id(rng) for _ in names]
                 for list_id, name in zip(list_ids[user_id], names, strict=True):
                     cp.write_row((list_id, user_id, name, user_created, user_created))

@@ -6,7 +6,9 @@
 Steps: load (or reuse) the bench database; start gunicorn with the production configuration
 (gunicorn.conf.py, APP_ENV=production) on a free port; log 100 users in through the API; wrk
 saturation runs per endpoint; a paced, realistic load (bench/paced.py, open loop); list latency
-for users with 100, 1,000 and 10,000 tasks; worker RSS sampled all along. Prints one table and
+for users with 100, 1,000 and 10,000 tasks; full-text search (a common and a rare word) for the
+users with 10,000 and 100,000 tasks (the quick data has no 100,000-task user); worker RSS
+sampled all along. Prints one table and
 writes the same figures to bench/results/latest.json. Exits 1 when any request failed (non-2xx,
 socket error or timeout); speed targets are reported, never fatal (unless --strict).
 """
@@ -37,12 +39,16 @@ import psycopg
 
 from bench import sync, webhooks
 from bench.load_data import (
+    COMMON_WORD,
     GROWTH_SIZES,
+    HEAVY_SIZES,
     PASSWORD,
+    RARE_WORD,
     Dataset,
     email_of,
     ensure_loaded,
     growth_email,
+    heavy_email,
 )
 from tests.support.servers import launch, stop, wait_until_serving
 
@@ -82,6 +88,7 @@ TARGETS = {
     "worker_rss_mb": 100.0,
     "webhook_p95_ms": 1000.0,  # commit -> delivery at 50 creates/s, 2 workers
     "webhook_write_ratio": 0.85,  # create req/s with a webhook / without (outbox cost <= 15%)
+    "search_p50_ms": 10.0,  # one page of q= results, its count included (issue 13)
 }
 WEBHOOK_WRITE_RUNS = (
     ("writes_workers_stopped", "no worker"),
@@ -105,6 +112,7 @@ class Settings:
     realistic_users: int
     profile_seconds: int
     strict: bool
+    heavy: tuple[int, ...] = HEAVY_SIZES
 
 
 def log(message: str) -> None:
@@ -358,7 +366,9 @@ def run_wrk(
     seconds: int,
     connections: int,
     threads: int,
+    word: str | None = None,
 ) -> dict[str, Any]:
+    """One wrk run of `scenario` (bench/wrk.lua); `word` is the search scenario's q."""
     command = [
         wrk,
         f"-t{threads}",
@@ -373,6 +383,7 @@ def run_wrk(
         scenario,
         str(tokens),
         str(threads),
+        *([word] if word else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     for line in done.stdout.splitlines():
@@ -540,6 +551,7 @@ class Results:
     saturation: list[dict[str, Any]] = field(default_factory=list)
     realistic: dict[str, Any] = field(default_factory=dict)
     growth: list[dict[str, Any]] = field(default_factory=list)
+    search: list[dict[str, Any]] = field(default_factory=list)
     sync: dict[str, Any] = field(default_factory=dict)
     memory: list[dict[str, Any]] = field(default_factory=list)
     profiles: dict[str, Any] = field(default_factory=dict)
@@ -588,7 +600,8 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
     DATA.mkdir(exist_ok=True)
     RESULTS.mkdir(exist_ok=True)
     info: dict[str, Any] = {}
-    load = ensure_loaded(settings.database_url, Dataset(settings.users, settings.tasks_per_user))
+    dataset = Dataset(settings.users, settings.tasks_per_user, heavy=settings.heavy)
+    load = ensure_loaded(settings.database_url, dataset)
     info["load"] = load
     removed = remove_created_tasks(settings.database_url)
     info["removed_tasks_of_earlier_runs"] = removed
@@ -602,9 +615,10 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
 
         emails = [email_of(i) for i in range(1, min(settings.users, 100) + 1)]
         growth_emails = [growth_email(size) for size in GROWTH_SIZES]
+        heavy_emails = [heavy_email(size) for size in settings.heavy]
         sampler.phase = "login"
         started = time.monotonic()
-        logged = log_in(base, emails + growth_emails)
+        logged = log_in(base, emails + growth_emails + heavy_emails)
         log(f"logged {len(logged)} users in through the API in {time.monotonic() - started:.1f}s")
         users = bench_users(settings.database_url, logged, emails)
         started = time.monotonic()
@@ -702,6 +716,42 @@ def bench(settings: Settings) -> tuple[Results, dict[str, Any]]:
             for row in rows:
                 row["vs_smallest"] = round(row["p50_ms"] / small, 2) if small else None
             results.growth.extend(rows)
+
+        sampler.phase = "search"
+        searchers = [(GROWTH_SIZES[-1], growth_users[-1].id, growth_users[-1].token)]
+        searchers += [
+            (size, logged[email]["id"], logged[email]["token"])
+            for size, email in zip(settings.heavy, heavy_emails, strict=True)
+        ]
+        for size, user_id, token in searchers:
+            search_tokens = DATA / f"tokens-search-{size}.txt"
+            write_tokens(search_tokens, [BenchUser(user_id, token, "-", "-", [])])
+            for kind, word in (("common", COMMON_WORD), ("rare", RARE_WORD)):
+                answer = httpx.get(
+                    f"{base}/api/{user_id}/tasks",
+                    params={"q": word},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=30,
+                )
+                if answer.status_code != 200:
+                    raise SystemExit(f"search preflight q={word}: {answer.status_code}")
+                drain(base)
+                row = run_wrk(
+                    wrk,
+                    base,
+                    "search",
+                    search_tokens,
+                    seconds=settings.growth_seconds,
+                    connections=1,
+                    threads=1,
+                    word=word,
+                )
+                row.update(tasks=size, word=word, kind=kind, matches=answer.json()["meta"]["count"])
+                results.search.append(row)
+                log(
+                    f"search q={word} ({kind}, {row['matches']:,} matches), {size:,} tasks:"
+                    f" p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms"
+                )
 
         sampler.phase = "sync and batch"
         drain(base)
@@ -802,6 +852,13 @@ def verdicts(results: Results) -> list[dict[str, Any]]:
             f"{ratio}x",
             f"<= {TARGETS['growth_p50_ratio']}x",
             ratio <= TARGETS["growth_p50_ratio"],
+        )
+    for row in results.search:
+        check(
+            f"search p50, q={row['word']} ({row['kind']}), {row['tasks']:,} tasks",
+            f"{row['p50_ms']:.1f} ms",
+            f"< {TARGETS['search_p50_ms']:.0f} ms",
+            row["p50_ms"] < TARGETS["search_p50_ms"],
         )
     relative = round(by["sync_empty"]["rps"] / by["get"]["rps"], 2)
     check(
@@ -926,6 +983,17 @@ def table(results: Results, checks: list[dict[str, Any]], header: str) -> str:
             )
         )
     lines.append(rule)
+    for r in results.search:
+        errors = r["non_2xx"] + r["socket_errors"]
+        case = f"q={r['word']} ({r['matches']:,} hits), {r['tasks']:,} tasks"
+        note = f"target p50<{TARGETS['search_p50_ms']:.0f}"
+        lines.append(
+            table_line(
+                "search", case, r["rps"], r["p50_ms"], r["p95_ms"], r["p99_ms"], errors, note
+            )
+        )
+    if results.search:
+        lines.append(rule)
     incremental, shot, batch = (results.sync[k] for k in ("incremental", "snapshot", "batch"))
     lines.append(
         table_line(
@@ -1043,6 +1111,7 @@ def main() -> int:
         or (QUICK_URL if quick else FULL_URL),
         users=10 if quick else 1_000,
         tasks_per_user=1_000,
+        heavy=() if quick else HEAVY_SIZES,
         saturation_seconds=args.seconds or (5 if quick else 20),
         realistic_seconds=10 if quick else 60,
         growth_seconds=3 if quick else 10,
@@ -1067,7 +1136,8 @@ def main() -> int:
         f"{info['workers']} gunicorn workers\n"
         f"saturation: wrk -t{settings.threads} -c{settings.connections} "
         f"{settings.saturation_seconds}s each, per-thread round-robin over "
-        f"{min(settings.users, 100)} users' tokens; growth: wrk -c1 {settings.growth_seconds}s\n"
+        f"{min(settings.users, 100)} users' tokens; growth and search: wrk -c1 "
+        f"{settings.growth_seconds}s each (search: the default page with q=, count included)\n"
         f"ratios: to the mean of the /health/ready runs just before and after each endpoint "
         f"(req/s: {', '.join(f'{rps:.0f}' for rps in info['ready_reference_runs_rps'])})\n"
         f"realistic: bench/paced.py, {settings.realistic_users} users x 1 req/s on a fixed "
@@ -1085,7 +1155,8 @@ def main() -> int:
     print()
     print(output)
     failed = sum(
-        row["non_2xx"] + row["socket_errors"] for row in results.saturation + results.growth
+        row["non_2xx"] + row["socket_errors"]
+        for row in results.saturation + results.growth + results.search
     )
     failed += next(r["errors"] for r in results.realistic["rows"] if r["endpoint"] == "all")
     failed += results.webhooks["errors"]
@@ -1109,6 +1180,7 @@ def main() -> int:
         "saturation": results.saturation,
         "realistic": results.realistic,
         "growth": results.growth,
+        "search": results.search,
         "sync": results.sync,
         "webhooks": results.webhooks,
         "memory": results.memory,

@@ -1,9 +1,10 @@
 -- wrk scenarios of the Task API benchmark (bench/run.py drives it).
 --
---   wrk -t2 -c100 -d20s -s bench/wrk.lua http://127.0.0.1:PORT -- <scenario> <tokens file> <threads>
+--   wrk -t2 -c100 -d20s -s bench/wrk.lua http://127.0.0.1:PORT -- <scenario> <tokens file> <threads> [q]
 --
 -- Scenarios: live, ready, get, list, list_filtered, list_position, subtasks, sync_empty,
--- create, complete, mix, growth, growth_position.
+-- create, complete, mix, growth, growth_position, search (the default page with ?q=<q>, the
+-- fourth argument: one plain word).
 -- The tokens file has one line per user:
 -- "<user id> <access token> <list id> <parent id> <sync token> <task id> <task id> ...".
 -- wrk has no per-connection hook, so each thread takes its own slice of the users (user i goes
@@ -62,6 +63,7 @@ local function read_users(path, index, threads)
 end
 
 local scenario
+local search_word
 local users
 local prepared = {}
 local next_user = 0
@@ -109,12 +111,17 @@ local function prepare(user, user_index)
    p.list_position = wrk.format("GET", base .. places(IN_LIST), h)
    p.subtasks = wrk.format("GET", base .. places(SUBTASKS), h)
    p.sync_empty = wrk.format("GET", "/api/" .. user.id .. "/changes?since=" .. user.since, h)
+   if search_word then
+      p.search = wrk.format("GET", base .. "?q=" .. search_word, h)
+   end
    return p
 end
 
 function init(args)
    scenario = args[1]
    local threads = tonumber(args[3] or "1")
+   search_word = args[4]
+   assert(scenario ~= "search" or search_word, "the search scenario needs a word")
    users = read_users(args[2], thread_index or 0, threads)
    math.randomseed(os.time() * 1000 + (thread_index or 0))
    for i, user in ipairs(users) do
@@ -151,6 +158,8 @@ function request()
       return p.subtasks
    elseif scenario == "sync_empty" then
       return p.sync_empty
+   elseif scenario == "search" then
+      return p.search
    elseif scenario == "create" then
       return pick(p.create)
    elseif scenario == "complete" then

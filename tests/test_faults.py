@@ -78,6 +78,7 @@ def test_a_database_restart_mid_burst_loses_no_acknowledged_write_and_doubles_no
                 for future in futures:
                     future.result(timeout=30)
 
+        print(f"\nwrites through the restart: {sorted(Counter(answered).items())}")
         assert set(answered) <= {201, 503}, sorted(set(answered))
         # Directly, those writes are refused (503); behind PgBouncer they may instead wait in
         # its queue until the server is back, sent before the outage and answered after it.

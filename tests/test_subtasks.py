@@ -186,6 +186,9 @@ class TestCompleteAndDelete:
             event.remove(Engine, "before_cursor_execute", record)
         below = [s for s in statements if "WITH RECURSIVE" in s]
         assert len(below) == 1, statements
+        # The task itself: one UPDATE with its completion, updated_at and version together.
+        own = [s for s in statements if "WITH RECURSIVE" not in s]
+        assert len(own) == 1 and "version=" in own[0], statements
         assert tasks.list("status=pending")["meta"]["count"] == 0
 
     def test_reopening_a_parent_reopens_it_alone(self, tasks):

@@ -136,17 +136,21 @@ def _complete(task: Task, now: datetime) -> None:
     """Mark the task completed, with its pending subtasks at every level (one statement, the
     same completed_at), and make the next occurrence of each recurring one among them."""
     task.is_completed, task.completed_at = True, now
-    completed = db.session.execute(
-        update(Task)
-        .where(
-            Task.id.in_(placement.descendants(task.id)),
-            Task.user_id == task.user_id,
-            Task.is_completed.is_(False),
-        )
-        .values(is_completed=True, completed_at=now, updated_at=now, version=Task.version + 1)
-        .returning(Task.id, Task.recurrence)
-        .execution_options(synchronize_session=False)
-    ).all()
+    # Not flushed before the subtasks' UPDATE (which reads only the descendants): the task's
+    # own UPDATE then goes out once, at the caller's flush, with its updated_at and version,
+    # instead of once here and once more for those.
+    with db.session.no_autoflush:
+        completed = db.session.execute(
+            update(Task)
+            .where(
+                Task.id.in_(placement.descendants(task.id)),
+                Task.user_id == task.user_id,
+                Task.is_completed.is_(False),
+            )
+            .values(is_completed=True, completed_at=now, updated_at=now, version=Task.version + 1)
+            .returning(Task.id, Task.recurrence)
+            .execution_options(synchronize_session=False)
+        ).all()
     occurrences.spawn_next(task, now=now)
     recurring = [row.id for row in completed if row.recurrence is not None]
     for subtask in _locked_tasks(task.user_id, recurring):

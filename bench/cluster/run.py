@@ -202,7 +202,7 @@ class Run:
         postgres.start()
         self.pids.add(postgres.pid() or 0)
         direct_url = postgres.url(DATABASE)
-        dataset = Dataset(settings.users, settings.tasks_per_user, growth=())
+        dataset = Dataset(settings.users, settings.tasks_per_user, growth=(), heavy=())
         ensure_loaded(direct_url, dataset)
         postgres.set_statement_timeout(DATABASE, STATEMENT_TIMEOUT_MS)
         log(f"PostgreSQL on 127.0.0.1:{postgres.port}, {dataset.total_tasks:,} tasks loaded")
