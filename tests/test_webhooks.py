@@ -516,9 +516,7 @@ class TestCost:
         Tasks(client, user).create(title="counted")
         return list(statements)
 
-    def test_a_watched_users_create_costs_two_statements_more(
-        self, client, user, auth, statements
-    ):
+    def test_a_watched_users_create_costs_two_statements_more(self, client, user, auth, statements):
         plain = self._create_costs(client, user, statements)
         watcher = auth.register()
         _hook(client, watcher)
