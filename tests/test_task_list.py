@@ -6,9 +6,10 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
+from app.extensions import db
 from tests.support.problems import assert_problem
 
 
@@ -309,6 +310,32 @@ class TestQueryCost:
         assert len(statements) == 2, statements
         assert "login_sessions" in statements[0]
         assert "FROM tasks" in statements[1]
+
+    def test_a_search_is_planned_for_its_words_and_the_connection_set_back(
+        self, app, tasks, statements
+    ):
+        """A full-text page runs with custom plans (a generic one can walk a heavy user's
+        whole index for a rare word), between two SETs; the connection returns to generic
+        plans, which every other statement is built for."""
+        tasks.create(title="Call the plumber")
+        statements.clear()
+        page = tasks.list(q(q="plumber"))
+        assert [task["title"] for task in page["data"]] == ["Call the plumber"]
+        assert statements[1:] == [
+            "SET plan_cache_mode = force_custom_plan",
+            statements[2],
+            "SET plan_cache_mode = force_generic_plan",
+        ], statements
+        with app.app_context():
+            assert db.session.execute(text("SHOW plan_cache_mode")).scalar() == (
+                "force_generic_plan"
+            )
+
+    def test_behind_a_pooler_a_search_sets_nothing(self, app, tasks, statements, monkeypatch):
+        monkeypatch.setitem(app.config, "DB_TRANSACTION_POOLER", True)
+        statements.clear()
+        tasks.list(q(q="plumber"))
+        assert not any(sql.startswith("SET plan_cache_mode") for sql in statements), statements
 
     def test_an_empty_page_costs_the_same(self, tasks, statements):
         statements.clear()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from flask import current_app, has_request_context
 from flask_sqlalchemy.session import Session
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import SessionTransaction
 
 from app.core.views import declared
@@ -96,3 +97,33 @@ def _forget_the_transactions_memo(session: Session, transaction: SessionTransact
     if transaction.parent is not None and not transaction.nested:
         return
     session.info.pop(MEMO, None)
+
+
+# The connection's default, set at connect (app/__init__._engine_options) when no transaction
+# pooler is in between.
+GENERIC_PLANS = text("SET plan_cache_mode = force_generic_plan")
+CUSTOM_PLANS = text("SET plan_cache_mode = force_custom_plan")
+
+
+@contextmanager
+def planned_with_their_values() -> Iterator[None]:
+    """Have PostgreSQL plan the statements run inside for the values they are given.
+
+    Connections use generic plans (every list shape is an index lookup whatever its values),
+    but a full-text query's best plan depends on how many tasks its words match: a generic
+    plan made for an average word walked a 100,000-task user's whole created_at index for a
+    rare one (`make bench`: q=zeppelin p50 133 ms; bench/README.md). Behind a transaction
+    pooler the connection keeps PostgreSQL's own `auto` mode, which plans with the values
+    first, and a session SET would outlive the statement on a shared server connection:
+    nothing is changed there.
+    """
+    from app.extensions import db  # here: the extensions import this module
+
+    if current_app.config["DB_TRANSACTION_POOLER"]:
+        yield
+        return
+    db.session.execute(CUSTOM_PLANS)
+    try:
+        yield
+    finally:
+        db.session.execute(GENERIC_PLANS)

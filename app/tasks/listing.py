@@ -48,6 +48,11 @@ class Shape:
     sort: str
     cursor: str  # "none", "value" (after a row with a sort key) or "null" (after one without)
 
+    @property
+    def searches(self) -> bool:
+        """Whether it has a full-text query (`q`), whose best plan depends on its words."""
+        return any(name == "q" for name, _ in self.filters)
+
     @classmethod
     def of(cls, filters: Mapping[str, Any], sort: str, after_row: tuple[Any, Any] | None) -> Shape:
         """The shape of a request: its filters' values, its sort, and the cursor's row."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from werkzeug.datastructures import ETags
 from app.common import etags
 from app.common.locks import lock_user
 from app.common.pagination import SortOrder, decode_cursor, encode_cursor
+from app.core.database import planned_with_their_values
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Tag, Task
@@ -342,15 +344,19 @@ def list_tasks(
     params = listing.parameters(
         user_id=user_id, filters=filters, shape=shape, limit=limit, after_row=after_row
     )
-    rows = db.session.execute(listing.page_statement(shape), params).all()
+    planning: AbstractContextManager[None] = (
+        planned_with_their_values() if shape.searches else nullcontext()
+    )
+    with planning:
+        rows = db.session.execute(listing.page_statement(shape), params).all()
+        if rows:
+            count = rows[0].total
+        elif cursor:
+            # Past the last page the statement has no row to carry the total: ask for it alone.
+            count = db.session.scalar(listing.count_statement(shape), params) or 0
+        else:
+            count = 0
     tasks = rows[:limit]
-    if rows:
-        count = rows[0].total
-    elif cursor:
-        # Past the last page the statement has no row to carry the total: ask for it alone.
-        count = db.session.scalar(listing.count_statement(shape), params) or 0
-    else:
-        count = 0
     next_cursor = None
     if len(rows) > limit:
         last = tasks[-1]
