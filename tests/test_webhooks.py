@@ -110,12 +110,15 @@ class TestRoutes:
 
     @pytest.mark.parametrize(
         "events",
-        [[], ["task.exploded"], ["*", "task.created"], "task.created", [1], ["webhook.ping"]],
+        [[], ["task.exploded"], "task.created", [1], ["webhook.ping"]],
     )
     def test_bad_events_are_422_naming_events(self, client, user, events):
         response = _create(client, user, events=events)
         assert response.status_code == 422
         assert set(response.get_json()["errors"]["json"]) == {"events"}
+
+    def test_every_event_beside_others_is_every_event(self, client, user):
+        assert _hook(client, user, events=["task.created", "*"])["events"] == ["*"]
 
     def test_repeated_events_are_kept_once(self, client, user):
         hook = _hook(client, user, events=["task.created", "task.deleted", "task.created"])

@@ -28,7 +28,8 @@ def _url(**kwargs: Any) -> Text:
 
 
 class _Events(ma.fields.List):
-    """A non-empty list of event types, or ["*"]; answered without duplicates, in order."""
+    """A non-empty list of event types, or ["*"] (every event; beside others it is still
+    every event); answered without duplicates, in order."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -40,9 +41,8 @@ class _Events(ma.fields.List):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
         events = list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
-        if EVERY_EVENT in events and len(events) > 1:
-            raise ma.ValidationError('"*" means every event: send it alone.')
-        return events
+        # "*" is every event, whatever else is named beside it.
+        return [EVERY_EVENT] if EVERY_EVENT in events else events
 
 
 def _description(**kwargs: Any) -> Text:
