@@ -311,6 +311,7 @@ class TestQueryCost:
         assert "login_sessions" in statements[0]
         assert "FROM tasks" in statements[1]
 
+    @pytest.mark.direct  # behind a pooler nothing is set (the next test)
     def test_a_search_is_planned_for_its_words_and_the_connection_set_back(
         self, app, tasks, statements
     ):
