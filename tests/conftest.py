@@ -8,6 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from app import create_app
 from app.extensions import db, limiter
@@ -95,3 +97,18 @@ def user(auth: Auth) -> Account:
 @pytest.fixture
 def tasks(client: FlaskClient, user: Account) -> Tasks:
     return Tasks(client, user)
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """The SQL of every statement run meanwhile, on any engine, but the test harness's own
+    savepoints and rollbacks: what the query-cost tests count."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(Engine, "before_cursor_execute", record)

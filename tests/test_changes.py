@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import schemathesis
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import func, select, text
 
 from app.changes import tokens
 from app.changes.service import PURGE_MARGIN
@@ -569,18 +569,6 @@ class TestPurge:
 
 
 class TestCost:
-    @pytest.fixture
-    def statements(self):
-        seen: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                seen.append(statement)
-
-        event.listen(Engine, "before_cursor_execute", record)
-        yield seen
-        event.remove(Engine, "before_cursor_execute", record)
-
     def test_a_sync_with_nothing_new_is_one_statement_after_authentication(
         self, reader, statements
     ):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
 
 from app.extensions import db
 from tests.support.clients import Tasks
@@ -231,18 +230,6 @@ class TestDelete:
 class TestQueryCost:
     """A list answer and its counts are one statement, whatever the number of lists or tasks
     (after the guard's session check)."""
-
-    @pytest.fixture
-    def statements(self):
-        seen: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                seen.append(statement)
-
-        event.listen(Engine, "before_cursor_execute", record)
-        yield seen
-        event.remove(Engine, "before_cursor_execute", record)
 
     @pytest.mark.parametrize("size", [1, 12])
     def test_listing_and_getting_cost_one_statement_each(self, client, user, statements, size):

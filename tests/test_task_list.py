@@ -6,8 +6,7 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
 
 from app.extensions import db
 from tests.support.problems import assert_problem
@@ -286,18 +285,6 @@ class TestPages:
 
 
 class TestQueryCost:
-    @pytest.fixture
-    def statements(self):
-        seen: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                seen.append(statement)
-
-        event.listen(Engine, "before_cursor_execute", record)
-        yield seen
-        event.remove(Engine, "before_cursor_execute", record)
-
     @pytest.mark.parametrize("size", [1, 10, 60])
     def test_a_page_costs_the_same_queries_whatever_its_size(self, tasks, statements, size):
         for i in range(size):

@@ -7,8 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
 
 from app.extensions import db
 from app.models import Webhook
@@ -501,18 +500,6 @@ class TestCost:
     """What the outbox adds to a write, in statements: taking the staged rows and the events'
     INSERT (the webhooks come with the user's lock, the task with the answer; the jobs'
     INSERT runs on the driver's connection, under SQLAlchemy, so it is not counted here)."""
-
-    @pytest.fixture
-    def statements(self):
-        seen: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                seen.append(statement)
-
-        event.listen(Engine, "before_cursor_execute", record)
-        yield seen
-        event.remove(Engine, "before_cursor_execute", record)
 
     def _create_costs(self, client, user, statements) -> list[str]:
         statements.clear()
