@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from app.common.locks import lock_user
+from app.common.locks import lock_user, watched_users
 from app.extensions import db
 from app.webhooks import metrics, renderers
 from app.webhooks.outbox import queue_events
@@ -60,16 +60,22 @@ def fire_due_for(user_id: uuid.UUID) -> int:
 
 def _fire_for(user_id: uuid.UUID, now: datetime) -> int:
     lock_user(user_id)
+    # The user's lock statement brought their active webhooks: without one, the reminders are
+    # marked fired and nothing is rendered or queued.
+    watched = watched_users()
+    told = user_id in watched
     db.session.execute(QUIET)
     rows = db.session.execute(FIRE, {"user_id": user_id, "now": now}).all()
-    views = renderers.render("task", user_id, [row.id for row in rows])
+    views = renderers.render("task", user_id, [row.id for row in rows]) if told else {}
     for row in rows:
         lateness = (now - row.remind_at).total_seconds()
         metrics.reminded(lateness)
-        queue_events(
-            user_id,
-            [("task.reminder", views[row.id])],
-            extra={"late": lateness > ON_TIME_SECONDS},
-        )
+        if told:
+            queue_events(
+                user_id,
+                [("task.reminder", views[row.id])],
+                webhooks=watched[user_id],
+                extra={"late": lateness > ON_TIME_SECONDS},
+            )
     db.session.commit()
     return len(rows)
