@@ -265,6 +265,32 @@ class TestOutbox:
         )
         assert sorted(jobs) == sorted(rows)
 
+    def test_the_tables_trigger_defers_the_job_procrastinates_defer_would(self, client, user):
+        # migration a4c7e9d2b6f1 builds the job in SQL: it must be the one the task declares
+        from app import jobs
+        from app.webhooks.outbox import DELIVER_EVENT
+
+        _hook(client, user)
+        Tasks(client, user).create()
+        (event_id,) = db.session.execute(text("SELECT id::text FROM webhook_events")).scalars()
+        row = db.session.execute(
+            text(
+                "SELECT queue_name, task_name, priority, lock, queueing_lock, args, status::text"
+                " FROM procrastinate_jobs WHERE args->>'event_id' = :id"
+            ),
+            {"id": event_id},
+        ).one()
+        declared = jobs.queue.configure_task(DELIVER_EVENT).job
+        assert tuple(row) == (
+            declared.queue,
+            declared.task_name,
+            declared.priority,
+            declared.lock,
+            declared.queueing_lock,
+            {"event_id": event_id},
+            "todo",
+        )
+
     def test_list_writes_and_the_cascade_of_a_list_delete(self, client, user):
         _hook(client, user)
         created = client.post(f"/api/{user.id}/lists", json={"name": "Home"}, headers=user.headers)
