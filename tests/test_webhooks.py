@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from app import jobs
 from app.extensions import db
 from app.models import Webhook
+from app.webhooks.outbox import DELIVER_EVENT
 from app.webhooks.secrets import SecretBox
 from tests.support.clients import Tasks
 
@@ -267,9 +269,6 @@ class TestOutbox:
 
     def test_the_tables_trigger_defers_the_job_procrastinates_defer_would(self, client, user):
         # migration a4c7e9d2b6f1 builds the job in SQL: it must be the one the task declares
-        from app import jobs
-        from app.webhooks.outbox import DELIVER_EVENT
-
         _hook(client, user)
         Tasks(client, user).create()
         (event_id,) = db.session.execute(text("SELECT id::text FROM webhook_events")).scalars()

@@ -30,8 +30,10 @@ from app.webhooks.events import subscribed
 
 # Named again by the webhook_events trigger that defers it (migration a4c7e9d2b6f1).
 DELIVER_EVENT = "webhooks:deliver_event"
-EVENTS = WebhookEvent.metadata.tables["webhook_events"]
 FIRE_USER_REMINDERS = "webhooks:fire_user_reminders"
+
+# The events' table itself (a Table, as Core's insert wants it; `__table__` is typed wider).
+EVENTS = WebhookEvent.metadata.tables["webhook_events"]
 
 # This transaction's staged rows, taken out as they are read: nobody else ever sees them.
 TAKE_STAGED = text(
