@@ -2,11 +2,12 @@
 
 The web process never opens a pool of its own: an event's delivery job is deferred by the
 `webhook_events` trigger (migration a4c7e9d2b6f1) in the event's own INSERT, and the reminders'
-immediate job on the session's connection (app/webhooks/outbox.py). A worker (`flask --app wsgi
-worker`, `make worker`) builds the Flask app first, so that jobs use the same settings, models
-and database as the web, then runs procrastinate's worker on a pool of its own: directly on the
-database (WORKER_DATABASE_URL when the web goes through a transaction pooler), because it
-LISTENs for new jobs.
+immediate job by the same SQL function in the request's transaction (app/webhooks/outbox.py),
+so the web never imports this module. A worker (`flask --app wsgi worker`, `make worker`)
+builds the Flask app first, so that jobs use the same settings, models and database as the
+web, then runs procrastinate's worker on a pool of its own: directly on the database
+(WORKER_DATABASE_URL when the web goes through a transaction pooler), because it LISTENs for
+new jobs.
 """
 
 from __future__ import annotations

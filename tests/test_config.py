@@ -72,6 +72,30 @@ def test_the_process_exits_with_one_line(monkeypatch):
     ]
 
 
+def test_the_web_process_loads_none_of_the_workers_libraries():
+    # Each would be in every gunicorn worker's RSS (procrastinate, the HTTP client and the
+    # signing library: ~5 MB at import); the web defers jobs in SQL (app/webhooks/outbox.py).
+    worker_only = ["procrastinate", "httpcore", "httpx", "standardwebhooks", "app.jobs"]
+    env = {
+        "APP_ENV": "production",
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": "postgresql://db.invalid/x",  # never connected to: nothing is served
+        "JWT_SECRET_KEY": STRONG_SECRET,
+        "WEBHOOK_SECRET_KEY": generate_key(),
+    }
+    script = f"import sys, wsgi; print([m for m in {worker_only!r} if m in sys.modules])"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_urls_are_pointed_at_psycopg3():
     assert sqlalchemy_url("postgresql://h/d") == "postgresql+psycopg://h/d"
     assert sqlalchemy_url("postgresql+psycopg://h/d") == "postgresql+psycopg://h/d"

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from app.webhooks.delivery import new_secret, signature_headers
+from app.webhooks.delivery import signature_headers
+from app.webhooks.secrets import new_secret
 from tests.support.servers import PROJECT_ROOT, gunicorn_server
 
 README = PROJECT_ROOT / "README.md"

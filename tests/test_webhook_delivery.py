@@ -21,10 +21,10 @@ from app.webhooks.delivery import (
     USER_AGENT,
     Attempt,
     deliver,
-    new_secret,
     parse_retry_after,
     signature_headers,
 )
+from app.webhooks.secrets import new_secret
 from tests.support.dns import FakeDns, install
 from tests.support.receiver import Answer, Receiver, running_receiver
 

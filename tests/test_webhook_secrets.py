@@ -9,8 +9,8 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from app.webhooks.delivery import new_secret, signature_headers
-from app.webhooks.secrets import SecretBox, SecretKeyError, generate_key
+from app.webhooks.delivery import signature_headers
+from app.webhooks.secrets import SecretBox, SecretKeyError, generate_key, new_secret
 
 OLD_KEY = generate_key()
 NEW_KEY = generate_key()

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from app import jobs
 from app.extensions import db
 from app.models import Webhook
-from app.webhooks.outbox import DELIVER_EVENT
+from app.webhooks.outbox import DELIVER_EVENT, FIRE_USER_REMINDERS
 from app.webhooks.secrets import SecretBox
 from tests.support.clients import Tasks
 
@@ -520,11 +520,33 @@ class TestImmediateReminders:
         tasks.request("PATCH", f"/{task['id']}/complete", json={"is_completed": True})
         assert self._jobs(user) == 1  # a completed task's reminder is not due
 
+    def test_the_job_written_in_sql_is_the_one_procrastinates_defer_would(self, client, user):
+        # outbox.DEFER_REMINDERS builds the job in SQL: it must be the one the task declares
+        _hook(client, user, events=["task.reminder"])
+        Tasks(client, user).create(remind_at=(datetime.now(UTC) - timedelta(seconds=1)).isoformat())
+        row = db.session.execute(
+            text(
+                "SELECT queue_name, task_name, priority, lock, queueing_lock, args, status::text"
+                " FROM procrastinate_jobs WHERE task_name = :name"
+            ),
+            {"name": FIRE_USER_REMINDERS},
+        ).one()
+        declared = jobs.queue.configure_task(FIRE_USER_REMINDERS).job
+        assert tuple(row) == (
+            declared.queue,
+            declared.task_name,
+            declared.priority,
+            declared.lock,
+            declared.queueing_lock,
+            {"user_id": str(user.id)},
+            "todo",
+        )
+
 
 class TestCost:
     """What the outbox adds to a write, in statements: taking the staged rows and the events'
-    INSERT (the webhooks come with the user's lock, the task with the answer; the jobs'
-    INSERT runs on the driver's connection, under SQLAlchemy, so it is not counted here)."""
+    INSERT (the webhooks come with the user's lock, the task with the answer; the events'
+    trigger defers their jobs in that INSERT)."""
 
     def _create_costs(self, client, user, statements) -> list[str]:
         statements.clear()

@@ -3,9 +3,7 @@ Standard Webhooks request, read the first few KB of the answer and say how it we
 
 from __future__ import annotations
 
-import base64
 import email.utils
-import secrets
 import ssl
 import time
 from collections.abc import Iterable
@@ -22,7 +20,6 @@ from app.webhooks.addresses import UnsafeUrl, parse_url, resolve_public
 TIMEOUT_SECONDS = 10.0
 # What is kept of an answer for the delivery log; the rest is never read.
 BODY_CAP = 4096
-SECRET_PREFIX = "whsec_"
 USER_AGENT = "taskapi-webhooks/1"
 
 
@@ -38,11 +35,6 @@ class Attempt:
     gone: bool  # a 410 answer: the webhook is to be disabled
     body: bytes = b""  # the first BODY_CAP bytes of the answer
     address: str | None = None  # the address connected to
-
-
-def new_secret() -> str:
-    """A webhook signing secret: "whsec_" + base64 of 32 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def signature_headers(secret: str, event_id: str, timestamp: int, body: bytes) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""Webhook signing secrets sealed at rest: encrypted with keys from WEBHOOK_SECRET_KEY
-(cryptography's MultiFernet), opened only to sign, so a database dump alone cannot forge.
+"""Webhook signing secrets, made here and sealed at rest: encrypted with keys from
+WEBHOOK_SECRET_KEY (cryptography's MultiFernet), opened only to sign, so a database dump alone
+cannot forge.
 
 What it protects: a copy of the database (a dump, a backup, a replica, a read-only SQL
 injection) yields no secret. What it does not: anyone who also has the key (the web and worker
@@ -8,9 +9,18 @@ processes' environment), a secret while it is in memory, and the receiver's own 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from secrets import token_bytes
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+SECRET_PREFIX = "whsec_"
+
+
+def new_secret() -> str:
+    """A webhook signing secret: "whsec_" + base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(token_bytes(32)).decode("ascii")
 
 
 class SecretKeyError(ValueError):

@@ -15,11 +15,10 @@ from app.common.locks import lock_user, watch_user
 from app.errors import ApiError
 from app.extensions import db
 from app.models import WEBHOOK_LIMIT, Webhook, WebhookDelivery, WebhookEvent
-from app.webhooks import delivery
 from app.webhooks.addresses import UnsafeUrl, check_url
 from app.webhooks.events import PING
 from app.webhooks.outbox import queue_events
-from app.webhooks.secrets import SecretBox
+from app.webhooks.secrets import SecretBox, new_secret
 
 DELIVERIES_SHOWN = 100
 
@@ -82,7 +81,7 @@ def create_webhook(
         raise ApiError(
             409, "limit_reached", f"You have reached the limit of {WEBHOOK_LIMIT} webhooks."
         )
-    secret = delivery.new_secret()
+    secret = new_secret()
     now = datetime.now(UTC)
     webhook = Webhook(
         id=uuid.uuid4(),
