@@ -11,8 +11,14 @@
   webhook; from the moment the API answered 201 (client side: the commit is before it) to the
   delivery's arrival at the receiver, which runs in a process of its own (CLOCK_MONOTONIC is
   one clock for every process of the machine).
-- write cost, workers delivering: the same pair of wrk runs while the two workers deliver what
-  the hooked run writes (they share the machine's cores with gunicorn).
+- write cost while 50 changes/s are delivered: wrk `create` for users without a webhook, once
+  beside 50 creates/s (paced as above) for other users without one, once beside 50 creates/s
+  for users with one, whose events the two workers deliver meanwhile; the ratio of their
+  ratios to ready is what the webhooks (outbox and delivery at that rate) cost the API's own
+  writes.
+- write cost, workers delivering flat out: the first pair of wrk runs while the two workers
+  deliver everything the hooked run writes, as fast as they can, on the cores gunicorn and
+  PostgreSQL use too (shown, not a target: it measures the machine's sharing).
 
 The receiver (`python -m bench.webhooks receive OUT PORTFILE`) is a small asyncio HTTP server
 on 127.0.0.1 answering 204 and appending "arrival_ns webhook-id type data-id" per request to
@@ -385,30 +391,43 @@ def paced_creates(
     }
 
 
+Alongside = Callable[[float], Any]
+
+
 def _write_pair(
     run_wrk: Callable[[str, Path, int], dict[str, Any]],
     drain: Callable[[], None],
     cpu: CpuMeter,
-    tokens_plain: Path,
-    tokens_hooked: Path,
+    tokens_without: Path,
+    tokens_with: Path,
     seconds: int,
+    alongside: dict[str, Alongside] | None = None,
 ) -> dict[str, Any]:
-    """ready, create (no webhook), ready, create (webhook), ready: each create's req/s as a
+    """ready, create ("without"), ready, create ("with"), ready: each create's req/s as a
     ratio to the mean of the ready runs around it, and the ratio of those two; the CPU each
-    part used per create."""
+    part used per create. `alongside[side]`, when given, runs in a thread for the length of
+    that side's wrk run (its answer is kept as the row's "alongside")."""
     ready_seconds = max(2, seconds // 4)
     runs: dict[str, Any] = {}
     refs: list[float] = []
 
     def ready() -> None:
         drain()
-        refs.append(run_wrk("ready", tokens_plain, ready_seconds)["rps"])
+        refs.append(run_wrk("ready", tokens_without, ready_seconds)["rps"])
 
     ready()
-    for name, tokens in (("without", tokens_plain), ("with", tokens_hooked)):
+    for name, tokens in (("without", tokens_without), ("with", tokens_with)):
         drain()
-        before = cpu.read()
-        row = run_wrk("create", tokens, seconds)
+        background = (alongside or {}).get(name)
+        with ThreadPoolExecutor(max_workers=1) as side:
+            # Started a little before wrk and ending a little after: its pace covers the run.
+            running = side.submit(background, seconds + 2) if background else None
+            if running is not None:
+                time.sleep(1)
+            before = cpu.read()
+            row = run_wrk("create", tokens, seconds)
+            if running is not None:
+                row["alongside"] = running.result(timeout=seconds + 60)
         drain()  # what wrk left queued is served (and counted) before the CPU reading
         row["cpu_ms_per_request"] = cpu.per_request(before, cpu.read(), row["requests"])
         ready()
@@ -428,6 +447,24 @@ def _write_pair(
         "ratio": ratio,
         "raw_ratio": round(runs["with"]["rps"] / runs["without"]["rps"], 2),
     }
+
+
+def _wait_for_creates(receiver: Receiver, task_ids: set[str], limit: float) -> dict[str, float]:
+    """{task id: arrival} of the task.created deliveries of these tasks, waiting up to `limit`
+    seconds for all of them."""
+    deadline = time.monotonic() + limit
+    arrived: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        receiver.poll()
+        arrived = {
+            data_id: at
+            for at, kind, data_id in receiver.first.values()
+            if kind == "task.created" and data_id in task_ids
+        }
+        if len(arrived) == len(task_ids):
+            break
+        time.sleep(0.1)
+    return arrived
 
 
 def _errors(pair: dict[str, Any]) -> int:
@@ -507,18 +544,7 @@ def measure(
         log(f"webhooks: latency at {RATE:.0f} creates/s for {latency_seconds:g}s")
         answered, generator = paced_creates(base, hooked, RATE, latency_seconds)
         wanted = {task_id for task_id, _ in answered}
-        deadline = time.monotonic() + 30
-        by_task: dict[str, float] = {}
-        while time.monotonic() < deadline:
-            receiver.poll()
-            by_task = {
-                data_id: at
-                for at, kind, data_id in receiver.first.values()
-                if kind == "task.created" and data_id in wanted
-            }
-            if len(by_task) == len(wanted):
-                break
-            time.sleep(0.1)
+        by_task = _wait_for_creates(receiver, wanted, 30)
         latencies = sorted(by_task[t] - at for t, at in answered if t in by_task) or [0.0]
         result["latency"] = {
             "rate": RATE,
@@ -532,6 +558,35 @@ def measure(
             "max_ms": round(latencies[-1] * 1000, 1),
         }
         log(f"webhooks: latency commit -> delivery: {result['latency']}")
+
+        log(f"webhooks: writes while {RATE:.0f} changes/s are delivered, and while as many are not")
+        paced = _write_pair(
+            run_wrk,
+            drain,
+            cpu,
+            tokens_plain,
+            tokens_plain,
+            write_seconds,
+            alongside={
+                "without": lambda s: paced_creates(base, plain, RATE, s),
+                "with": lambda s: paced_creates(base, hooked, RATE, s),
+            },
+        )
+        result["writes_while_delivering_paced"] = paced
+        generated = {side: paced[side]["alongside"] for side in ("without", "with")}
+        hooked_creates = {task_id for task_id, _ in generated["with"][0]}
+        arrived = _wait_for_creates(receiver, hooked_creates, 30)
+        result["paced_alongside"] = {
+            **{side: figures for side, (_, figures) in generated.items()},
+            "hooked_delivered": len(arrived),
+            "hooked_missing": len(hooked_creates) - len(arrived),
+        }
+        log(
+            f"webhooks: create {paced['with']['rps']:.0f} req/s while {RATE:.0f} changes/s are"
+            f" delivered, {paced['without']['rps']:.0f} beside {RATE:.0f} plain creates/s"
+            f" (ratio {paced['ratio']}); {len(arrived)} of {len(hooked_creates)} paced hooked"
+            " creates delivered"
+        )
 
         log("webhooks: writes with and without a webhook, 2 workers delivering")
         running = _write_pair(run_wrk, drain, cpu, tokens_plain, tokens_hooked, write_seconds)
@@ -557,6 +612,9 @@ def measure(
             + generator["errors"]
             + (len(queued) - delivered)
             + result["latency"]["missing"]
+            + _errors(paced)
+            + sum(result["paced_alongside"][side]["errors"] for side in ("without", "with"))
+            + result["paced_alongside"]["hooked_missing"]
             + (0 if caught_up else 1)
         )
     finally:
