@@ -129,7 +129,7 @@ def _record(
 
 
 # An attempt's outcome in one statement, where the ORM took three round trips and a flush
-# (in one process, 8.5 -> 5.4 ms of CPU an attempt; bench/README.md#webhooks-issue-15): the
+# (in one process, 8.5 -> 5.4 ms of CPU an attempt; bench/README.md, 2026-12-03): the
 # event's attempts counted and, when this attempt decides it, its state settled, only while
 # it is still pending; the attempt logged only then; and a success resets the webhook's count
 # of events in a row that spent their retries (no write when it is 0 already, the usual

@@ -40,7 +40,7 @@ TAKE_STAGED = text(
 # The user's reminders job, written as procrastinate's own defer writes it (queue `default`,
 # priority 0, no locks; tests/test_webhooks.py compares the two) through the SQL function that
 # defer calls, as the events' trigger does: so the web process imports none of the worker's
-# libraries (procrastinate, the HTTP client), about 7 MB of every web worker's RSS.
+# libraries (procrastinate, the HTTP client): `import wsgi` 99.9 -> 95.2 MB RSS.
 DEFER_REMINDERS = text(
     "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW('default', :task_name, 0, NULL, NULL,"
     " jsonb_build_object('user_id', CAST(:user_id AS text)), NULL)"
