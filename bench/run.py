@@ -425,6 +425,12 @@ def run_wrk(
         "max_ms": result["max_us"] / 1000,
         "non_2xx": result["status_errors"],
         "socket_errors": socket_errors,
+        # which kind, when there are any: a connect error or a timeout tells another story
+        "socket_error_kinds": {
+            key: result[key]
+            for key in ("connect_errors", "read_errors", "write_errors", "timeouts")
+            if result[key]
+        },
         "sent": result.get("sent") or None,
     }
 

@@ -35,8 +35,7 @@ from typing import Any
 import psutil
 import psycopg
 
-from app.webhooks.delivery import new_secret
-from app.webhooks.secrets import SecretBox
+from app.webhooks.secrets import SecretBox, new_secret
 from bench.cluster.reaper import Reaper, kill_group
 
 NOT_BUILT = "no webhook workers yet (issue 15): skipped"
