@@ -48,6 +48,28 @@ def _types() -> list[str]:
     return [event_type for event_type, _ in _events()]
 
 
+def _assert_queued_as_declared(task_name: str, args: dict) -> None:
+    """The job with these args, written in SQL, is the one procrastinate's defer of the
+    declared task would write."""
+    row = db.session.execute(
+        text(
+            "SELECT queue_name, task_name, priority, lock, queueing_lock, args, status::text"
+            " FROM procrastinate_jobs WHERE args = CAST(:args AS jsonb)"
+        ),
+        {"args": json.dumps(args)},
+    ).one()
+    declared = jobs.queue.configure_task(task_name).job
+    assert tuple(row) == (
+        declared.queue,
+        declared.task_name,
+        declared.priority,
+        declared.lock,
+        declared.queueing_lock,
+        args,
+        "todo",
+    )
+
+
 class TestRoutes:
     def test_create_answers_201_with_location_and_the_secret_once(self, client, user):
         response = _create(client, user, events=["task.completed"], description="Calendar")
@@ -272,23 +294,7 @@ class TestOutbox:
         _hook(client, user)
         Tasks(client, user).create()
         (event_id,) = db.session.execute(text("SELECT id::text FROM webhook_events")).scalars()
-        row = db.session.execute(
-            text(
-                "SELECT queue_name, task_name, priority, lock, queueing_lock, args, status::text"
-                " FROM procrastinate_jobs WHERE args->>'event_id' = :id"
-            ),
-            {"id": event_id},
-        ).one()
-        declared = jobs.queue.configure_task(DELIVER_EVENT).job
-        assert tuple(row) == (
-            declared.queue,
-            declared.task_name,
-            declared.priority,
-            declared.lock,
-            declared.queueing_lock,
-            {"event_id": event_id},
-            "todo",
-        )
+        _assert_queued_as_declared(DELIVER_EVENT, {"event_id": event_id})
 
     def test_list_writes_and_the_cascade_of_a_list_delete(self, client, user):
         _hook(client, user)
@@ -524,23 +530,7 @@ class TestImmediateReminders:
         # outbox.DEFER_REMINDERS builds the job in SQL: it must be the one the task declares
         _hook(client, user, events=["task.reminder"])
         Tasks(client, user).create(remind_at=(datetime.now(UTC) - timedelta(seconds=1)).isoformat())
-        row = db.session.execute(
-            text(
-                "SELECT queue_name, task_name, priority, lock, queueing_lock, args, status::text"
-                " FROM procrastinate_jobs WHERE task_name = :name"
-            ),
-            {"name": FIRE_USER_REMINDERS},
-        ).one()
-        declared = jobs.queue.configure_task(FIRE_USER_REMINDERS).job
-        assert tuple(row) == (
-            declared.queue,
-            declared.task_name,
-            declared.priority,
-            declared.lock,
-            declared.queueing_lock,
-            {"user_id": str(user.id)},
-            "todo",
-        )
+        _assert_queued_as_declared(FIRE_USER_REMINDERS, {"user_id": str(user.id)})
 
 
 class TestCost:
