@@ -17,15 +17,15 @@ from app.core.devdb import embedded_database_url
 from app.core.docs import bp as docs_bp
 from app.core.json_provider import OrjsonProvider
 from app.core.metrics import init_metrics
+from app.core.migrations import migration_heads
 from app.core.observability import configure_logging, init_request_tracking
 from app.core.openapi import register_security_scheme
 from app.core.request_body import init_request_body_checks
 from app.core.security import init_security_headers
 from app.core.transactions import init_transactions
 from app.errors import register_error_handlers, settle_retry_after
-from app.extensions import api, cors, db, jwt, limiter, migrate
+from app.extensions import api, cors, db, jwt, limiter
 from app.health.routes import blp as health_blp
-from app.health.service import migration_heads
 from app.lists.routes import blp as lists_blp
 from app.tags.routes import blp as tags_blp
 from app.tasks.routes import blp as tasks_blp
@@ -152,7 +152,6 @@ def _engine_options(app: Flask) -> dict:
 def _init_extensions(app: Flask) -> None:
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     jwt.init_app(app)
     init_jwt_hooks(app)
     init_passwords(app)

@@ -18,6 +18,7 @@ from app.auth.service import create_user, get_user_by_email, purge_sessions
 from app.changes.service import purge_tombstones
 from app.common.fields import format_utc
 from app.core import idempotency
+from app.core.migrations import migration_commands
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Priority, User
@@ -341,7 +342,7 @@ def rotate_webhook_secrets() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add the commands to `flask` (beside Flask-Migrate's `db`)."""
+    """Add the commands to `flask`, Flask-Migrate's `db` among them."""
     commands = (users_cli, sessions_cli, tasks_cli, idempotency_cli, sync_cli, seed_command)
-    for command in (*commands, worker_cli, webhooks_cli):
+    for command in (*commands, worker_cli, webhooks_cli, migration_commands):
         app.cli.add_command(command)

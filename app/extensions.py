@@ -3,7 +3,6 @@
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 from app.auth.ratelimit import rate_limit_key
@@ -23,7 +22,6 @@ db = SQLAlchemy(
         "expire_on_commit": False,
     },
 )
-migrate = Migrate()
 api = ProblemApi()
 jwt = JWTManager()
 limiter = Limiter(key_func=rate_limit_key)

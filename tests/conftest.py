@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app import create_app
+from app.core.migrations import bind_migrations
 from app.extensions import db, limiter
 from tests.support.accounts import Account
 from tests.support.clients import Auth, Tasks
@@ -45,6 +46,7 @@ def app(database_url: str) -> Flask:
         }
     )
     app.config["TESTING"] = True
+    bind_migrations(app)
     with app.app_context():
         upgrade()
     return app

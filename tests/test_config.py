@@ -72,10 +72,12 @@ def test_the_process_exits_with_one_line(monkeypatch):
     ]
 
 
-def test_the_web_process_loads_none_of_the_workers_libraries():
+def test_the_web_process_loads_none_of_the_workers_nor_the_migrations_libraries():
     # Each would be in every gunicorn worker's RSS (procrastinate, the HTTP client and the
     # signing library: ~5 MB at import); the web defers jobs in SQL (app/webhooks/outbox.py).
+    # Alembic and Flask-Migrate are loaded by `flask db` alone (app/core/migrations.py).
     worker_only = ["procrastinate", "httpcore", "httpx", "standardwebhooks", "app.jobs"]
+    worker_only += ["alembic", "flask_migrate"]
     env = {
         "APP_ENV": "production",
         "PATH": "/usr/bin:/bin",

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+from app.core.migrations import migration_heads
 from app.extensions import db
-from app.health.service import migration_heads
 from app.models.base import is_mapped_name
 
 

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.core.migrations import migration_heads
 from app.extensions import db
-
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
-
-
-@cache
-def migration_heads() -> frozenset[str]:
-    """The newest revisions in migrations/, read once per process."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 def database_state() -> tuple[bool, str]:
