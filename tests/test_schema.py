@@ -43,3 +43,11 @@ def test_times_are_timestamptz():
         )
     )
     assert kinds == {"timestamp with time zone"}
+
+
+def test_the_search_index_takes_each_insert_at_once():
+    # A GIN pending list is read whole by every search of every user (migration 759673c703da).
+    options = db.session.scalar(
+        text("SELECT reloptions FROM pg_class WHERE relname = 'ix_tasks_user_id_search'")
+    )
+    assert options == ["fastupdate=off"]

@@ -122,8 +122,16 @@ class Task(UUIDPrimaryKey, Base):
         Index("ix_tasks_user_id_is_completed", "user_id", "is_completed"),
         # Full-text search within one user's tasks: GIN over (user_id, search) needs btree_gin
         # (migration 6717da168d56); the planner reads the user's matches alone, never every
-        # user's, which the dropped global index did (README, design notes).
-        Index("ix_tasks_user_id_search", "user_id", "search", postgresql_using="gin"),
+        # user's, which the dropped global index did (README, design notes). fastupdate off
+        # (migration 759673c703da): GIN's pending list, read whole by every search of every
+        # user, had grown to 10,251 entries in one `make bench` and cost each search ~4 ms.
+        Index(
+            "ix_tasks_user_id_search",
+            "user_id",
+            "search",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
         # The reminders that are due: what the reminder job looks for, every user at once.
         Index(
             "ix_tasks_due_reminders",
