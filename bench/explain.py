@@ -14,6 +14,10 @@ Then the full-text searches again, a common word and a rare one, for the users w
 100,000 tasks: their plans must read ix_tasks_user_id_search with the user in its Index Cond
 (the user's own entries alone, never every user's matches), and a table at the end gives their
 execution times (custom and generic plan; the page statement carries its count).
+Last, the two reads of a write that a sibling list's length could make slow: the last
+sibling's position (where a create goes) and the first one's (a move to the top), in the
+longest sibling list of the user with 10,000 tasks: each plan must read one row (min() and
+max() had aggregated every sibling in the generic plan).
 Prints the plans; exits 1 when any plan fails.
 """
 
@@ -319,6 +323,12 @@ def main() -> int:
             for item in found:
                 item.variant = f"{size:,} tasks: {item.variant}"
             checked += found
+        growth_id = db.session.scalar(
+            select(User.id).where(User.email == growth_email(GROWTH_SIZES[-1]))
+        )
+        db.session.rollback()
+        if growth_id is not None:
+            checked += explain_sibling_ends(growth_id)
 
     failures = 0
     for item in checked:
@@ -441,6 +451,78 @@ def explain_variants(
                 )
             )
             db.session.rollback()
+    return checked
+
+
+SIBLING_END = re.compile(r"SELECT (max|min)\(tasks.position\)|SELECT tasks.position\s+FROM")
+
+
+def explain_sibling_ends(user_id: uuid.UUID) -> list[Checked]:
+    """The reads of the first and the last sibling's position in the user's longest sibling
+    list, made by the app's placement code: each plan, custom and generic, reads one row."""
+    import psycopg
+    from sqlalchemy import event, func, select
+
+    from app.extensions import db
+    from app.models import Task
+    from app.tasks import placement
+
+    # The user's longest sibling list (the growth users' tasks share one list).
+    list_id, parent_id, some_task, count = db.session.execute(
+        select(Task.list_id, Task.parent_id, func.array_agg(Task.id)[1], func.count())
+        .where(Task.user_id == user_id)
+        .group_by(Task.list_id, Task.parent_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    ).one()
+    db.session.rollback()
+    top = placement.Place(list_id=list_id, parent_id=parent_id)
+    calls = {
+        "the last sibling (a create's position)": lambda: placement.last_position(user_id, top),
+        "the first sibling (a move to the top)": lambda: placement.position_for(
+            user_id=user_id, task_id=some_task, place=top, spec={"after": None}
+        ),
+    }
+    checked: list[Checked] = []
+    for name, call in calls.items():
+        captured: list[tuple[str, dict[str, Any]]] = []
+        capture = recorder(captured)
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            call()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+        db.session.rollback()
+        for statement, parameters in captured:
+            if not SIBLING_END.match(statement):
+                continue
+            raw = db.session.connection().connection.driver_connection
+            assert isinstance(raw, psycopg.Connection)
+            with raw.cursor() as cur:
+                cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+                plan = one_row(cur)[0][0]
+                cur.execute("EXPLAIN (ANALYZE) " + statement, parameters)
+                plan_text = "\n".join(row[0] for row in cur.fetchall())
+                generic_text, generic_plan = explain_generic(raw, statement, parameters)
+            db.session.rollback()
+            problems = [
+                f"{label}reads {node['Actual Rows']:.0f} sibling rows for one"
+                for label, tree in (("", plan), ("generic plan: ", generic_plan))
+                for node in walk(tree["Plan"])
+                if "Scan" in node["Node Type"] and node["Actual Rows"] > 1
+            ]
+            checked.append(
+                Checked(
+                    f"{count:,} siblings: {name}",
+                    "sibling",
+                    statement,
+                    plan_text,
+                    generic_text,
+                    shape(plan) != shape(generic_plan),
+                    problems,
+                    [],
+                )
+            )
     return checked
 
 

@@ -169,10 +169,23 @@ def _forget_new_positions() -> None:
 def last_position(user_id: uuid.UUID, place: Place, *, besides: uuid.UUID | None = None) -> str:
     """A key after every sibling: where a new task, or one that changes place, goes."""
     _forget_new_positions()
-    last = db.session.scalar(
-        select(func.max(Task.position)).where(*_siblings(user_id, place, besides=besides))
+    return positions.key_between(_end(user_id, place, besides=besides, last=True), None)
+
+
+def _end(user_id: uuid.UUID, place: Place, *, besides: uuid.UUID | None, last: bool) -> str | None:
+    """The first (or last) sibling's position, if any.
+
+    ORDER BY ... LIMIT 1 rather than min() or max(): the connections' generic plan, which
+    estimates one sibling, aggregated every sibling the index holds (690 rows read for a bench
+    user's create, 10,000 for the growth user's; a custom plan read one), where this reads
+    one row whatever the plan (`make explain` checks both plans on the bench data)."""
+    order = Task.position.desc() if last else Task.position.asc()
+    return db.session.scalar(
+        select(Task.position)
+        .where(*_siblings(user_id, place, besides=besides))
+        .order_by(order)
+        .limit(1)
     )
-    return positions.key_between(last, None)
 
 
 def _neighbour(
@@ -215,9 +228,7 @@ def position_for(
         if spec.get(field) == task_id:
             raise _field_error(field, "A task cannot be placed next to itself.")
     if "after" in spec and spec["after"] is None:
-        first = db.session.scalar(
-            select(func.min(Task.position)).where(*_siblings(user_id, place, besides=task_id))
-        )
+        first = _end(user_id, place, besides=task_id, last=False)
         return _between(user_id, place, task_id, None, first, slot=lambda ids: 0)
     if "after" in spec:
         anchor = _sibling(user_id, place, "after", spec["after"])
