@@ -76,8 +76,8 @@ def test_the_web_process_loads_none_of_the_workers_nor_the_migrations_libraries(
     # Each would be in every gunicorn worker's RSS (procrastinate, the HTTP client and the
     # signing library: ~5 MB at import); the web defers jobs in SQL (app/webhooks/outbox.py).
     # Alembic and Flask-Migrate are loaded by `flask db` alone (app/core/migrations.py).
-    worker_only = ["procrastinate", "httpcore", "httpx", "standardwebhooks", "app.jobs"]
-    worker_only += ["alembic", "flask_migrate"]
+    not_for_the_web = ["procrastinate", "httpcore", "httpx", "standardwebhooks", "app.jobs"]
+    not_for_the_web += ["alembic", "flask_migrate"]
     env = {
         "APP_ENV": "production",
         "PATH": "/usr/bin:/bin",
@@ -85,7 +85,7 @@ def test_the_web_process_loads_none_of_the_workers_nor_the_migrations_libraries(
         "JWT_SECRET_KEY": STRONG_SECRET,
         "WEBHOOK_SECRET_KEY": generate_key(),
     }
-    script = f"import sys, wsgi; print([m for m in {worker_only!r} if m in sys.modules])"
+    script = f"import sys, wsgi; print([m for m in {not_for_the_web!r} if m in sys.modules])"
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=PROJECT_ROOT,
