@@ -376,7 +376,6 @@ def explain_variants(
     """Run each variant's list through the service, recording its SQL, and explain each
     statement (custom and generic plan). With `search`, each plan must also read the search
     index by the user (search_index_problems)."""
-    import psycopg
     from sqlalchemy import event
 
     from app.common.pagination import SortOrder, encode_cursor
@@ -418,15 +417,7 @@ def explain_variants(
                 role = "page"
             else:
                 continue  # the pool's pre-ping
-            connection = db.session.connection()
-            raw = connection.connection.driver_connection
-            assert isinstance(raw, psycopg.Connection)
-            with raw.cursor() as cur:
-                cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
-                plan = one_row(cur)[0][0]
-                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
-                plan_text = "\n".join(row[0] for row in cur.fetchall())
-                generic_text, generic_plan = explain_generic(raw, statement, parameters)
+            plan, plan_text, generic_plan, generic_text = explain_both(statement, parameters)
             problems, notes = judge(plan, first_columns)
             differs = shape(plan) != shape(generic_plan)
             generic_problems, _ = judge(generic_plan, first_columns)
@@ -454,13 +445,30 @@ def explain_variants(
     return checked
 
 
+def explain_both(statement: str, parameters: dict[str, Any]) -> tuple[dict, str, dict, str]:
+    """(plan, its text, generic plan, its text) of one recorded statement, on the session's
+    connection: EXPLAIN ANALYZE for these values, then as the prepared statement's plan."""
+    import psycopg
+
+    from app.extensions import db
+
+    raw = db.session.connection().connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    with raw.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
+        plan = one_row(cur)[0][0]
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+        plan_text = "\n".join(row[0] for row in cur.fetchall())
+    generic_text, generic_plan = explain_generic(raw, statement, parameters)
+    return plan, plan_text, generic_plan, generic_text
+
+
 SIBLING_END = re.compile(r"SELECT (max|min)\(tasks.position\)|SELECT tasks.position\s+FROM")
 
 
 def explain_sibling_ends(user_id: uuid.UUID) -> list[Checked]:
     """The reads of the first and the last sibling's position in the user's longest sibling
     list, made by the app's placement code: each plan, custom and generic, reads one row."""
-    import psycopg
     from sqlalchemy import event, func, select
 
     from app.extensions import db
@@ -496,14 +504,7 @@ def explain_sibling_ends(user_id: uuid.UUID) -> list[Checked]:
         for statement, parameters in captured:
             if not SIBLING_END.match(statement):
                 continue
-            raw = db.session.connection().connection.driver_connection
-            assert isinstance(raw, psycopg.Connection)
-            with raw.cursor() as cur:
-                cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
-                plan = one_row(cur)[0][0]
-                cur.execute("EXPLAIN (ANALYZE) " + statement, parameters)
-                plan_text = "\n".join(row[0] for row in cur.fetchall())
-                generic_text, generic_plan = explain_generic(raw, statement, parameters)
+            plan, plan_text, generic_plan, generic_text = explain_both(statement, parameters)
             db.session.rollback()
             problems = [
                 f"{label}reads {node['Actual Rows']:.0f} sibling rows for one"
